@@ -1,0 +1,1 @@
+"""Printed documents (certificates, attendance sheets) and the jobs that render them."""

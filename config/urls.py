@@ -1,0 +1,15 @@
+"""Top-level URL map: each app owns its own urls module."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("akun/", include("accounts.urls")),
+    path("pelatihan/", include("trainings.urls")),
+    path("admin/", admin.site.urls),
+]

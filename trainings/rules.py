@@ -1,0 +1,43 @@
+"""Who may do what with programs, batches and their timetable. Views ask these permissions with the
+object; the querysets in selectors.batches_visible_to() decide what can be found at all."""
+
+import rules
+
+from .models import QuotaAllocation
+
+
+@rules.predicate
+def is_organiser_staff(user) -> bool:
+    return user.is_authenticated and user.is_organiser_staff
+
+
+@rules.predicate
+def is_batch_staff(user, batch) -> bool:
+    return batch is not None and user.is_organiser_staff and batch.organiser_id == user.organiser_id
+
+
+@rules.predicate
+def is_batch_operator(user, batch) -> bool:
+    """An operator sees a batch that gives their kabupaten a quota, or that is open to every kabupaten."""
+    if batch is None or not user.is_operator or batch.status == batch.Status.DRAFT:
+        return False
+    kabupaten_allocations = [a for a in batch.allocations.all() if a.kind == QuotaAllocation.Kind.KABUPATEN]
+    if not kabupaten_allocations:
+        return True
+    return any(a.region_id == user.kabupaten_id for a in kabupaten_allocations)
+
+
+@rules.predicate
+def is_batch_facilitator(user, batch) -> bool:
+    if batch is None or not user.is_facilitator:
+        return False
+    facilitator = user.facilitator_record
+    return facilitator is not None and batch.sessions.filter(facilitators=facilitator).exists()
+
+
+rules.add_perm("trainings.batch.create", is_organiser_staff)
+rules.add_perm("trainings.batch.view", is_batch_staff | is_batch_operator | is_batch_facilitator)
+rules.add_perm("trainings.batch.change", is_batch_staff)
+rules.add_perm("trainings.calendar.view", is_organiser_staff)
+rules.add_perm("trainings.workload.view", is_organiser_staff)
+rules.add_perm("trainings.my_batches.view", rules.is_authenticated & ~is_organiser_staff)

@@ -1,0 +1,223 @@
+"""Reads for the trainings pages. Each returns what its page needs in a fixed number of queries."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from .models import Batch, BatchVenue, Facilitator, Module, QuotaAllocation, Session
+
+
+def batches_visible_to(user) -> QuerySet[Batch]:
+    """The batches a user may find at all; anything else is a 404 for them."""
+    batches = Batch.objects.all()
+    if not user.is_authenticated:
+        return batches.none()
+    if user.is_organiser_staff:
+        return batches.filter(organiser_id=user.organiser_id)
+    if user.is_operator:
+        kabupaten_quota = QuotaAllocation.objects.filter(batch=OuterRef("pk"), kind=QuotaAllocation.Kind.KABUPATEN)
+        return batches.exclude(status=Batch.Status.DRAFT).filter(
+            Exists(kabupaten_quota.filter(region_id=user.kabupaten_id)) | ~Exists(kabupaten_quota)
+        )
+    if user.is_facilitator:
+        teaching = Session.objects.filter(batch=OuterRef("pk"), facilitators__user=user)
+        return batches.filter(Exists(teaching))
+    return batches.none()
+
+
+def _with_schedule_totals(batches: QuerySet[Batch]) -> QuerySet[Batch]:
+    jp = (
+        Session.objects.filter(batch=OuterRef("pk"))
+        .order_by()
+        .values("batch")
+        .annotate(total=Sum("jp"))
+        .values("total")
+    )
+    program_jp = (
+        Module.objects.filter(program=OuterRef("program"))
+        .order_by()
+        .values("program")
+        .annotate(total=Sum("jp"))
+        .values("total")
+    )
+    return batches.annotate(
+        scheduled_jp=Coalesce(Subquery(jp, output_field=IntegerField()), 0),
+        program_jp=Coalesce(Subquery(program_jp, output_field=IntegerField()), 0),
+    )
+
+
+def batch_list(
+    *, user, year: int | None = None, status: str = "", program_id: int | None = None, kabupaten_id: int | None = None
+) -> QuerySet[Batch]:
+    batches = batches_visible_to(user)
+    if year:
+        batches = batches.filter(start_date__year__lte=year, end_date__year__gte=year)
+    if status:
+        batches = batches.filter(status=status)
+    if program_id:
+        batches = batches.filter(program_id=program_id)
+    if kabupaten_id:
+        batches = batches.filter(
+            Exists(
+                QuotaAllocation.objects.filter(
+                    batch=OuterRef("pk"), kind=QuotaAllocation.Kind.KABUPATEN, region_id=kabupaten_id
+                )
+            )
+        )
+    kabupaten = Prefetch(
+        "allocations",
+        queryset=QuotaAllocation.objects.filter(kind=QuotaAllocation.Kind.KABUPATEN).select_related("region"),
+        to_attr="kabupaten_allocations",
+    )
+    return (
+        _with_schedule_totals(batches)
+        .select_related("program", "organiser")
+        .prefetch_related(kabupaten)
+        .order_by("-start_date", "name")
+    )
+
+
+@dataclass
+class TimetableDay:
+    date: date
+    venue: str
+    sessions: list = field(default_factory=list)
+
+    @property
+    def jp(self) -> int:
+        return sum(s.jp for s in self.sessions)
+
+
+@dataclass
+class QuotaRow:
+    allocation: QuotaAllocation
+    filled: int
+
+
+@dataclass
+class BatchDetail:
+    batch: Batch
+    days: list
+    quota_rows: list
+    allocated: dict
+    modules: list
+    scheduled_jp: int
+    program_jp: int
+    jp_by_module: dict
+
+
+def batch_detail(*, user, pk: int) -> BatchDetail:
+    """The batch page: quotas, the timetable day by day and scheduled JP against the program's JP.
+    Six queries whatever the number of sessions."""
+    from django.shortcuts import get_object_or_404
+
+    batch = get_object_or_404(
+        batches_visible_to(user)
+        .select_related("program", "organiser")
+        .prefetch_related(
+            Prefetch(
+                "allocations", queryset=QuotaAllocation.objects.select_related("region", "pillar_type")
+            ),
+            Prefetch("day_venues", queryset=BatchVenue.objects.all()),
+            Prefetch(
+                "sessions",
+                queryset=Session.objects.select_related("module").prefetch_related(
+                    Prefetch("facilitators", queryset=Facilitator.objects.order_by("name"))
+                ),
+            ),
+            Prefetch("program__modules", queryset=Module.objects.order_by("order", "pk")),
+        ),
+        pk=pk,
+    )
+    venues = {v.date: v.venue for v in batch.day_venues.all()}
+    by_day = defaultdict(list)
+    for session in batch.sessions.all():
+        by_day[session.date].append(session)
+    days = [TimetableDay(date=d, venue=venues.get(d, batch.venue), sessions=by_day.get(d, [])) for d in batch.days]
+    allocated = defaultdict(int)
+    for allocation in batch.allocations.all():
+        allocated[allocation.kind] += allocation.seats
+    modules = list(batch.program.modules.all())
+    jp_by_module = defaultdict(int)
+    for session in batch.sessions.all():
+        if session.module_id:
+            jp_by_module[session.module_id] += session.jp
+    return BatchDetail(
+        batch=batch,
+        days=days,
+        # Seats filled come from enrolments once nomination exists; until then nothing is filled.
+        quota_rows=[QuotaRow(allocation=a, filled=0) for a in batch.allocations.all()],
+        allocated=dict(allocated),
+        modules=modules,
+        scheduled_jp=sum(s.jp for s in batch.sessions.all()),
+        program_jp=sum(m.jp for m in modules),
+        jp_by_module=dict(jp_by_module),
+    )
+
+
+def calendar_year(*, user, year: int) -> dict[int, list[Batch]]:
+    """Batches touching each month of the year, for the calendar page. One query."""
+    batches = (
+        batches_visible_to(user)
+        .filter(start_date__year__lte=year, end_date__year__gte=year)
+        .select_related("program")
+        .order_by("start_date", "name")
+    )
+    months = {month: [] for month in range(1, 13)}
+    for batch in batches:
+        first = batch.start_date.month if batch.start_date.year == year else 1
+        last = batch.end_date.month if batch.end_date.year == year else 12
+        for month in range(first, last + 1):
+            months[month].append(batch)
+    return months
+
+
+@dataclass
+class WorkloadRow:
+    facilitator: Facilitator
+    jp_by_month: list
+    total_jp: int
+    clashes: list
+
+
+def facilitator_workload(*, organiser, year: int) -> list[WorkloadRow]:
+    """JP per facilitator per month, and every pair of their sessions that overlap. Two queries."""
+    facilitators = list(Facilitator.objects.filter(organiser=organiser).order_by("name"))
+    through = Session.facilitators.through
+    links = (
+        through.objects.filter(
+            facilitator__organiser=organiser, session__date__year=year
+        )
+        .select_related("session__batch", "session__module")
+        .order_by("facilitator_id", "session__date", "session__start_time")
+    )
+    by_facilitator = defaultdict(list)
+    for link in links:
+        by_facilitator[link.facilitator_id].append(link.session)
+    rows = []
+    for facilitator in facilitators:
+        sessions = by_facilitator.get(facilitator.pk, [])
+        months = [0] * 12
+        for session in sessions:
+            months[session.date.month - 1] += session.jp
+        clashes = []
+        for i, first in enumerate(sessions):
+            for second in sessions[i + 1 :]:
+                if second.date != first.date or second.start_time >= first.end_time:
+                    break
+                clashes.append((first, second))
+        rows.append(WorkloadRow(facilitator=facilitator, jp_by_month=months, total_jp=sum(months), clashes=clashes))
+    return rows
+
+
+def facilitator_sessions(*, user, since: date) -> QuerySet[Session]:
+    """A facilitator's sessions from a day on, for their landing page."""
+    return (
+        Session.objects.filter(facilitators__user=user, date__gte=since)
+        .select_related("batch", "module")
+        .order_by("date", "start_time")
+    )
+

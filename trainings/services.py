@@ -1,0 +1,499 @@
+"""Every write to programs, batches, quotas and the timetable goes through these functions.
+
+They take keyword-only arguments, run in a transaction where several rows change and raise
+ValidationError with an Indonesian-ready message when a rule is broken."""
+
+from datetime import date, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from pillars.models import Region
+
+from .models import JP_MINUTES, Batch, BatchVenue, Facilitator, QuotaAllocation, Session
+
+EDITABLE_STATUSES = {
+    Batch.Status.DRAFT,
+    Batch.Status.NOMINATION_OPEN,
+    Batch.Status.NOMINATION_CLOSED,
+    Batch.Status.RUNNING,
+}
+
+
+def _long_date(value: date) -> str:
+    return date_format(value, "l, j F Y")
+
+
+def _lock_batch(batch: Batch) -> Batch:
+    return Batch.objects.select_for_update().get(pk=batch.pk)
+
+
+def _check_batch_editable(batch: Batch) -> None:
+    if batch.status not in EDITABLE_STATUSES:
+        raise ValidationError(_("This batch is finished; its data can no longer be changed."))
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+
+def _check_batch_fields(*, program, organiser, start_date, end_date, nomination_deadline, quota_total) -> None:
+    errors = {}
+    if program.organiser_id != organiser.pk:
+        errors["program"] = _("This program belongs to another organiser.")
+    if end_date < start_date:
+        errors["end_date"] = _("The end date cannot be before the start date.")
+    if nomination_deadline and nomination_deadline > start_date:
+        errors["nomination_deadline"] = _("The nomination deadline must be on or before the first day.")
+    if quota_total < 0:
+        errors["quota_total"] = _("The quota cannot be negative.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def batch_create(
+    *,
+    organiser,
+    program,
+    name: str,
+    start_date: date,
+    end_date: date,
+    venue: str,
+    nomination_deadline: date | None = None,
+    quota_total: int = 0,
+    notes: str = "",
+) -> Batch:
+    _check_batch_fields(
+        program=program,
+        organiser=organiser,
+        start_date=start_date,
+        end_date=end_date,
+        nomination_deadline=nomination_deadline,
+        quota_total=quota_total,
+    )
+    batch = Batch(
+        organiser=organiser,
+        program=program,
+        name=name,
+        start_date=start_date,
+        end_date=end_date,
+        venue=venue,
+        nomination_deadline=nomination_deadline,
+        quota_total=quota_total,
+        notes=notes,
+    )
+    batch.full_clean()
+    batch.save()
+    return batch
+
+
+@transaction.atomic
+def batch_update(*, batch: Batch, **fields) -> Batch:
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    allowed = {"program", "name", "start_date", "end_date", "venue", "nomination_deadline", "quota_total", "notes"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"batch_update() got unexpected fields {sorted(unknown)}")
+    for key, value in fields.items():
+        setattr(batch, key, value)
+    _check_batch_fields(
+        program=batch.program,
+        organiser=batch.organiser,
+        start_date=batch.start_date,
+        end_date=batch.end_date,
+        nomination_deadline=batch.nomination_deadline,
+        quota_total=batch.quota_total,
+    )
+    if batch.program_id != Batch.objects.get(pk=batch.pk).program_id and batch.sessions.exists():
+        raise ValidationError(
+            {"program": _("The program cannot be changed once the timetable has sessions.")}
+        )
+    outside = batch.sessions.exclude(date__range=(batch.start_date, batch.end_date)).order_by("date").first()
+    if outside:
+        raise ValidationError(
+            _("The session on %(date)s would fall outside the new dates; move or delete it first.")
+            % {"date": _long_date(outside.date)}
+        )
+    for kind, label in QuotaAllocation.Kind.choices:
+        allocated = batch.allocations.filter(kind=kind).aggregate(total=Sum("seats"))["total"] or 0
+        if allocated > batch.quota_total:
+            raise ValidationError(
+                {
+                    "quota_total": _(
+                        "The total quota (%(total)s) is smaller than the seats already allocated "
+                        "per %(kind)s (%(allocated)s)."
+                    )
+                    % {"total": batch.quota_total, "kind": str(label).lower(), "allocated": allocated}
+                }
+            )
+    batch.day_venues.exclude(date__range=(batch.start_date, batch.end_date)).delete()
+    batch.full_clean()
+    batch.save()
+    return batch
+
+
+@transaction.atomic
+def batch_set_day_venue(*, batch: Batch, day: date, venue: str) -> BatchVenue | None:
+    """Set (or clear, with an empty venue) the venue of one day of the batch."""
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    if not batch.start_date <= day <= batch.end_date:
+        raise ValidationError(_("%(date)s is not a day of this batch.") % {"date": _long_date(day)})
+    venue = venue.strip()
+    if not venue or venue == batch.venue:
+        BatchVenue.objects.filter(batch=batch, date=day).delete()
+        return None
+    day_venue, _created = BatchVenue.objects.update_or_create(batch=batch, date=day, defaults={"venue": venue})
+    return day_venue
+
+
+def _transition(batch: Batch, *, source: set, target: str) -> Batch:
+    if batch.status not in source:
+        raise ValidationError(
+            _("A batch with status “%(status)s” cannot be moved to “%(target)s”.")
+            % {"status": batch.get_status_display(), "target": Batch.Status(target).label}
+        )
+    batch.status = target
+    batch.save(update_fields=["status", "updated_at"])
+    return batch
+
+
+@transaction.atomic
+def batch_open_nominations(*, batch: Batch, today: date | None = None) -> Batch:
+    batch = _lock_batch(batch)
+    today = today or timezone.localdate()
+    if batch.quota_total <= 0:
+        raise ValidationError(_("Set the total quota before opening nomination."))
+    if not batch.nomination_deadline:
+        raise ValidationError(_("Set the nomination deadline before opening nomination."))
+    if batch.nomination_deadline < today:
+        raise ValidationError(_("The nomination deadline has already passed."))
+    return _transition(batch, source={Batch.Status.DRAFT, Batch.Status.NOMINATION_CLOSED}, target="open")
+
+
+@transaction.atomic
+def batch_close_nominations(*, batch: Batch) -> Batch:
+    batch = _lock_batch(batch)
+    return _transition(batch, source={Batch.Status.NOMINATION_OPEN}, target="closed")
+
+
+@transaction.atomic
+def batch_start(*, batch: Batch, today: date | None = None) -> Batch:
+    batch = _lock_batch(batch)
+    today = today or timezone.localdate()
+    if not batch.sessions.exists():
+        raise ValidationError(_("A batch without a timetable cannot start."))
+    if today < batch.start_date - timedelta(days=1):
+        raise ValidationError(_("A batch can start at the earliest the day before its first day."))
+    return _transition(batch, source={Batch.Status.NOMINATION_CLOSED}, target="running")
+
+
+@transaction.atomic
+def batch_finish(*, batch: Batch, today: date | None = None) -> Batch:
+    batch = _lock_batch(batch)
+    today = today or timezone.localdate()
+    if today < batch.end_date:
+        raise ValidationError(
+            _("The batch cannot be finished before its last day (%(date)s).") % {"date": _long_date(batch.end_date)}
+        )
+    return _transition(batch, source={Batch.Status.RUNNING}, target="finished")
+
+
+# ----------------------------------------------------------------------------------------------- quotas
+
+
+@transaction.atomic
+def allocation_save(
+    *,
+    batch: Batch,
+    kind: str,
+    seats: int,
+    region: Region | None = None,
+    pillar_type=None,
+    allocation: QuotaAllocation | None = None,
+) -> QuotaAllocation:
+    """Create or change a quota allocation; the seats of one kind never add up to more than the total."""
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    if seats is None or seats < 1:
+        raise ValidationError({"seats": _("An allocation needs at least one seat.")})
+    if kind == QuotaAllocation.Kind.PILLAR:
+        if pillar_type is None:
+            raise ValidationError({"pillar_type": _("Choose a pillar type.")})
+        region = None
+    elif kind in (QuotaAllocation.Kind.KABUPATEN, QuotaAllocation.Kind.KECAMATAN):
+        pillar_type = None
+        expected = Region.Level.REGENCY if kind == QuotaAllocation.Kind.KABUPATEN else Region.Level.DISTRICT
+        if region is None or region.level != expected:
+            message = (
+                _("Choose a regency or city.")
+                if kind == QuotaAllocation.Kind.KABUPATEN
+                else _("Choose a kecamatan.")
+            )
+            raise ValidationError({"region": message})
+        if kind == QuotaAllocation.Kind.KECAMATAN:
+            kabupaten_ids = set(
+                batch.allocations.filter(kind=QuotaAllocation.Kind.KABUPATEN).values_list("region_id", flat=True)
+            )
+            if kabupaten_ids and region.parent_id not in kabupaten_ids:
+                raise ValidationError(
+                    {"region": _("This kecamatan is not in a regency or city that has a quota in this batch.")}
+                )
+    else:
+        raise ValidationError({"kind": _("Unknown allocation kind.")})
+
+    duplicate = batch.allocations.filter(region=region, pillar_type=pillar_type)
+    if allocation is not None:
+        duplicate = duplicate.exclude(pk=allocation.pk)
+    if duplicate.exists():
+        raise ValidationError(_("%(target)s already has an allocation in this batch.") % {"target": region or pillar_type})
+
+    others = batch.allocations.filter(kind=kind)
+    if allocation is not None:
+        others = others.exclude(pk=allocation.pk)
+    allocated = others.aggregate(total=Sum("seats"))["total"] or 0
+    if allocated + seats > batch.quota_total:
+        raise ValidationError(
+            {
+                "seats": _(
+                    "Only %(left)s of the %(total)s seats are left to allocate per %(kind)s."
+                )
+                % {
+                    "left": max(batch.quota_total - allocated, 0),
+                    "total": batch.quota_total,
+                    "kind": str(QuotaAllocation.Kind(kind).label).lower(),
+                }
+            }
+        )
+
+    if allocation is None:
+        allocation = QuotaAllocation(batch=batch)
+    allocation.kind = kind
+    allocation.region = region
+    allocation.pillar_type = pillar_type
+    allocation.seats = seats
+    allocation.save()
+    return allocation
+
+
+@transaction.atomic
+def allocation_delete(*, allocation: QuotaAllocation) -> None:
+    batch = _lock_batch(allocation.batch)
+    _check_batch_editable(batch)
+    if allocation.kind == QuotaAllocation.Kind.KABUPATEN and batch.allocations.filter(
+        kind=QuotaAllocation.Kind.KECAMATAN, region__parent=allocation.region_id
+    ).exists():
+        raise ValidationError(_("Delete the kecamatan allocations of this regency or city first."))
+    allocation.delete()
+
+
+# --------------------------------------------------------------------------------------------- schedule
+
+
+def _minutes(value: time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def _clock(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60)
+
+
+def _check_session(
+    *,
+    batch: Batch,
+    day: date,
+    start_time: time,
+    end_time: time,
+    kind: str,
+    module,
+    jp: int,
+    facilitators,
+    exclude_pk: int | None,
+) -> None:
+    if end_time <= start_time:
+        raise ValidationError({"end_time": _("The session must end after it starts.")})
+    if not batch.start_date <= day <= batch.end_date:
+        raise ValidationError(
+            {
+                "date": _("%(date)s is outside the batch (%(start)s – %(end)s).")
+                % {"date": _long_date(day), "start": _long_date(batch.start_date), "end": _long_date(batch.end_date)}
+            }
+        )
+    if kind == Session.Kind.MATERI and module is None:
+        raise ValidationError({"module": _("Choose the materi of this session.")})
+    if module is not None and module.program_id != batch.program_id:
+        raise ValidationError({"module": _("This materi is not part of the batch's program.")})
+    if kind == Session.Kind.MATERI and jp < 1:
+        raise ValidationError({"jp": _("A materi session needs at least 1 JP.")})
+    duration = _minutes(end_time) - _minutes(start_time)
+    if jp * JP_MINUTES > duration:
+        raise ValidationError(
+            {
+                "jp": _("%(jp)s JP need %(needed)s minutes, but the session lasts only %(duration)s minutes.")
+                % {"jp": jp, "needed": jp * JP_MINUTES, "duration": duration}
+            }
+        )
+    for facilitator in facilitators:
+        if facilitator.organiser_id != batch.organiser_id:
+            raise ValidationError({"facilitators": _("%(name)s is not a facilitator of this organiser.") % {
+                "name": facilitator.name}})
+
+    overlapping = Session.objects.filter(date=day, start_time__lt=end_time, end_time__gt=start_time)
+    if exclude_pk:
+        overlapping = overlapping.exclude(pk=exclude_pk)
+    same_batch = overlapping.filter(batch=batch).select_related("module").first()
+    if same_batch:
+        raise ValidationError(
+            _("This time overlaps “%(title)s” (%(time)s) on the same day.")
+            % {"title": same_batch.display_title, "time": same_batch.time_range}
+        )
+    facilitator_ids = [f.pk for f in facilitators]
+    if facilitator_ids:
+        clash = (
+            overlapping.filter(facilitators__in=facilitator_ids)
+            .select_related("batch", "module")
+            .prefetch_related("facilitators")
+            .first()
+        )
+        if clash:
+            names = ", ".join(f.name for f in clash.facilitators.all() if f.pk in facilitator_ids)
+            raise ValidationError(
+                {
+                    "facilitators": _(
+                        "%(names)s is already booked at %(time)s on %(date)s for “%(title)s” in %(batch)s."
+                    )
+                    % {
+                        "names": names,
+                        "time": clash.time_range,
+                        "date": _long_date(clash.date),
+                        "title": clash.display_title,
+                        "batch": clash.batch.name,
+                    }
+                }
+            )
+
+
+@transaction.atomic
+def session_save(
+    *,
+    batch: Batch,
+    day: date,
+    start_time: time,
+    end_time: time,
+    kind: str = Session.Kind.MATERI,
+    module=None,
+    title: str = "",
+    jp: int = 0,
+    facilitators=(),
+    venue: str = "",
+    session: Session | None = None,
+) -> Session:
+    """Create or change a session. Refuses overlaps within the batch and facilitator double bookings
+    across all batches; facilitator rows are locked so two editors cannot book one person twice."""
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    facilitators = list(
+        Facilitator.objects.select_for_update().filter(pk__in=[f.pk for f in facilitators]).order_by("pk")
+    )
+    _check_session(
+        batch=batch,
+        day=day,
+        start_time=start_time,
+        end_time=end_time,
+        kind=kind,
+        module=module,
+        jp=jp,
+        facilitators=facilitators,
+        exclude_pk=session.pk if session else None,
+    )
+    if session is None:
+        session = Session(batch=batch)
+    elif session.batch_id != batch.pk:
+        raise ValidationError(_("This session belongs to another batch."))
+    session.date = day
+    session.start_time = start_time
+    session.end_time = end_time
+    session.kind = kind
+    session.module = module if kind == Session.Kind.MATERI or module else None
+    session.title = title.strip()
+    session.jp = jp
+    session.venue = venue.strip()
+    session.full_clean(exclude=["batch"])
+    session.save()
+    session.facilitators.set(facilitators)
+    return session
+
+
+@transaction.atomic
+def session_delete(*, session: Session) -> None:
+    batch = _lock_batch(session.batch)
+    _check_batch_editable(batch)
+    session.delete()
+
+
+# A training day as the centre runs it: a morning block and an afternoon block after lunch.
+DAY_BLOCKS = ((_minutes(time(8, 0)), _minutes(time(12, 0))), (_minutes(time(13, 0)), _minutes(time(16, 45))))
+
+
+@transaction.atomic
+def schedule_from_curriculum(*, batch: Batch) -> list[Session]:
+    """Lay the program's materi out over the batch's days as a draft timetable.
+
+    Each materi becomes one or more sessions (a materi is split when a block ends), in curriculum order,
+    with no facilitators yet. Only for a batch whose timetable is still empty."""
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    if batch.sessions.exists():
+        raise ValidationError(_("The timetable already has sessions; delete them first to copy the curriculum."))
+    modules = list(batch.program.modules.order_by("order", "pk"))
+    if not modules:
+        raise ValidationError(_("The program has no materi to copy."))
+
+    slots = [(day, start, end) for day in batch.days for start, end in DAY_BLOCKS]
+    capacity = sum((end - start) // JP_MINUTES for _day, start, end in slots)
+    needed = sum(m.jp for m in modules)
+    if needed > capacity:
+        raise ValidationError(
+            _(
+                "The curriculum has %(needed)s JP but %(days)s days hold at most %(capacity)s JP; "
+                "lengthen the batch or schedule by hand."
+            )
+            % {"needed": needed, "days": len(batch.days), "capacity": capacity}
+        )
+    # Spread the JP evenly over the days rather than filling the first days to the brim.
+    per_day = -(-needed // len(batch.days))
+    sessions = []
+    slot_index, cursor, used_today = 0, slots[0][1], 0
+    for module in modules:
+        remaining = module.jp
+        while remaining:
+            day, start, end = slots[slot_index]
+            fits = min(remaining, (end - cursor) // JP_MINUTES, per_day - used_today)
+            if fits <= 0:
+                slot_index += 1
+                next_day = slots[slot_index][0]
+                if next_day != day:
+                    used_today = 0
+                cursor = slots[slot_index][1]
+                continue
+            session = Session(
+                batch=batch,
+                date=day,
+                start_time=_clock(cursor),
+                end_time=_clock(cursor + fits * JP_MINUTES),
+                kind=Session.Kind.MATERI,
+                module=module,
+                jp=fits,
+            )
+            sessions.append(session)
+            cursor += fits * JP_MINUTES
+            used_today += fits
+            remaining -= fits
+    Session.objects.bulk_create(sessions)
+    return sessions
+
