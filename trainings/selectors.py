@@ -145,6 +145,8 @@ def batch_detail(*, user, pk: int) -> BatchDetail:
     for session in batch.sessions.all():
         if session.module_id:
             jp_by_module[session.module_id] += session.jp
+    for module in modules:
+        module.scheduled_jp = jp_by_module.get(module.pk, 0)
     return BatchDetail(
         batch=batch,
         days=days,

@@ -1,0 +1,223 @@
+"""Load the demo: UPT PTKS Malang, its program, facilitators, a finished Situbondo batch, an upcoming batch
+open for nomination, a two-venue draft bimtek, and one account per role. Safe to run again."""
+
+from datetime import date, time, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from pillars.models import Organiser, PillarType, Region
+from trainings import services
+from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
+
+DEMO_PASSWORD = "sinergi-demo"  # noqa: S105 - documented demo password, refused outside DEBUG
+
+CURRICULUM = [
+    ("Building Learning Commitment (BLC)", 3),
+    ("Kebijakan Kesejahteraan Sosial dan 12 Pemerlu Atensi Sosial (PAS)", 4),
+    ("Peran, Tugas Pokok dan Fungsi Pilar-pilar Sosial", 4),
+    ("Pendataan PMKS dan Pemanfaatan Data Terpadu", 4),
+    ("Analisis Masalah dan Penyusunan Program Kerja", 5),
+    ("Pendekatan Berbasis Kebutuhan Masyarakat", 4),
+    ("Strategi Intervensi Sosial", 4),
+    ("Jejaring Kerja dan Sinergi Antarpilar", 4),
+    ("Simulasi Penanganan Kasus", 6),
+    ("Evaluasi dan Rencana Tindak Lanjut", 2),
+]
+
+FACILITATORS = [
+    # name, NIP, institution, kind
+    ("Bambang Sutrisno", "197203152000031002", "UPT PTKS Malang", Facilitator.Kind.WIDYAISWARA),
+    ("Dwi Retno Wulandari", "198109262005022001", "UPT PTKS Malang", Facilitator.Kind.WIDYAISWARA),
+    ("Agus Setiawan", "197908112006041003", "UPT PTKS Malang", Facilitator.Kind.WIDYAISWARA),
+    ("Rina Kusumawati", "", "Politeknik Kesejahteraan Sosial Bandung", Facilitator.Kind.NARASUMBER),
+    ("Yusuf Hidayat", "", "Dinas Sosial Provinsi Jawa Timur", Facilitator.Kind.FASILITATOR),
+]
+
+STAFF_PERMISSIONS = {
+    "pillars": ["pillartype", "organiser"],
+    "trainings": ["program", "module", "facilitator"],
+}
+
+
+class Command(BaseCommand):
+    help = "Load realistic demo data and the demo accounts (password: sinergi-demo). Idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo creates accounts with a public password; run it with DEBUG=1 or --force.")
+        with transaction.atomic():
+            organiser = self._organiser()
+            program = self._program(organiser)
+            facilitators = self._facilitators(organiser)
+            self._accounts(organiser, facilitators[0])
+            self._situbondo(organiser, program, facilitators)
+            self._upcoming(organiser, program, facilitators)
+            self._probolinggo(organiser, program, facilitators)
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
+                                             f"widyaiswara (password {DEMO_PASSWORD})."))
+
+    def _organiser(self) -> Organiser:
+        organiser, _ = Organiser.objects.update_or_create(
+            code="UPT-PTKS",
+            defaults={
+                "name": "UPT Pelatihan dan Pengembangan Tenaga Kesejahteraan Sosial Malang",
+                "city": "Malang",
+                "address": "Jl. Raya Sengkaling, Kecamatan Dau, Kabupaten Malang, Jawa Timur",
+                "region": Region.objects.get(code="35.07"),
+                "head_name": "Sri Wahyuningsih",
+                "head_title": "Kepala UPT PTKS Malang",
+                "head_nip": "197105121998032004",
+            },
+        )
+        return organiser
+
+    def _program(self, organiser) -> Program:
+        program, created = Program.objects.get_or_create(
+            organiser=organiser,
+            title="Pelatihan Sinergitas Pilar-pilar dalam Penanganan 12 Pemerlu Atensi Sosial (PAS)",
+            defaults={
+                "description": "Peningkatan kapasitas SDM kesejahteraan sosial: PSM, TKSK, LKS, Karang Taruna, "
+                "Pendamping PKH, Tagana, Pendamping Disabilitas dan Pekerja Sosial.",
+            },
+        )
+        if created:
+            Module.objects.bulk_create(
+                Module(program=program, order=i, title=title, jp=jp) for i, (title, jp) in enumerate(CURRICULUM, 1)
+            )
+        return program
+
+    def _facilitators(self, organiser) -> list[Facilitator]:
+        return [
+            Facilitator.objects.get_or_create(
+                organiser=organiser, name=name, defaults={"nip": nip, "institution": institution, "kind": kind}
+            )[0]
+            for name, nip, institution, kind in FACILITATORS
+        ]
+
+    def _user(self, username, *, first_name, last_name="", **fields) -> User:
+        user, _ = User.objects.update_or_create(
+            username=username, defaults={"first_name": first_name, "last_name": last_name, "is_active": True, **fields}
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        return user
+
+    def _accounts(self, organiser, teaching: Facilitator) -> None:
+        staff = self._user(
+            "staf", first_name="Staf", last_name="UPT PTKS", role=Role.STAFF, organiser=organiser, is_staff=True
+        )
+        group, _ = Group.objects.get_or_create(name="Staf penyelenggara")
+        codenames = [
+            f"{action}_{model}" for models in STAFF_PERMISSIONS.values() for model in models
+            for action in ("add", "change", "view")
+        ] + ["view_region"]
+        group.permissions.set(Permission.objects.filter(codename__in=codenames))
+        staff.groups.add(group)
+        self._user(
+            "operator.situbondo", first_name="Operator", last_name="Dinsos Situbondo", role=Role.OPERATOR,
+            organiser=organiser, kabupaten=Region.objects.get(code="35.12"),
+        )
+        self._user(
+            "operator.gresik", first_name="Operator", last_name="Dinsos Gresik", role=Role.OPERATOR,
+            organiser=organiser, kabupaten=Region.objects.get(code="35.25"),
+        )
+        widyaiswara = self._user(
+            "widyaiswara", first_name=teaching.name, role=Role.FACILITATOR, organiser=organiser
+        )
+        if teaching.user_id != widyaiswara.pk:
+            Facilitator.objects.filter(user=widyaiswara).update(user=None)
+            teaching.user = widyaiswara
+            teaching.save(update_fields=["user"])
+
+    def _timetable(self, batch, facilitators) -> None:
+        """Draft the timetable from the curriculum and give each materi a facilitator in turn."""
+        services.schedule_from_curriculum(batch=batch)
+        sessions = list(batch.sessions.select_related("module").order_by("date", "start_time"))
+        for index, session in enumerate(sessions):
+            services.session_save(
+                batch=batch, session=session, day=session.date, start_time=session.start_time,
+                end_time=session.end_time, kind=session.kind, module=session.module, jp=session.jp,
+                facilitators=[facilitators[session.module.order % len(facilitators)]],
+            )
+
+    def _situbondo(self, organiser, program, facilitators) -> None:
+        name = "Angkatan I Tahun 2025 · Kabupaten Situbondo"
+        if Batch.objects.filter(organiser=organiser, name=name).exists():
+            return
+        batch = services.batch_create(
+            organiser=organiser, program=program, name=name, start_date=date(2025, 10, 13),
+            end_date=date(2025, 10, 16), venue="UPT PTKS Malang", nomination_deadline=date(2025, 10, 3),
+            quota_total=40,
+        )
+        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=40,
+                                 region=Region.objects.get(code="35.12"))
+        self._timetable(batch, facilitators)
+        services.session_save(batch=batch, day=date(2025, 10, 13), start_time=time(7, 15), end_time=time(8, 0),
+                              kind=Session.Kind.PRETEST, title="Registrasi dan pre-test")
+        services.session_save(batch=batch, day=date(2025, 10, 14), start_time=time(7, 0), end_time=time(8, 0),
+                              kind=Session.Kind.OPENING,
+                              title="Pembukaan oleh Kepala Dinas Sosial Provinsi Jawa Timur dan Bupati Situbondo")
+        services.session_save(batch=batch, day=date(2025, 10, 16), start_time=time(16, 45), end_time=time(17, 15),
+                              kind=Session.Kind.POSTTEST, title="Post-test")
+        services.session_save(batch=batch, day=date(2025, 10, 16), start_time=time(17, 15), end_time=time(18, 0),
+                              kind=Session.Kind.CLOSING, title="Penutupan")
+        services.batch_open_nominations(batch=batch, today=date(2025, 9, 22))
+        services.batch_close_nominations(batch=batch)
+        services.batch_start(batch=batch, today=date(2025, 10, 13))
+        services.batch_finish(batch=batch, today=date(2025, 10, 16))
+
+    def _upcoming(self, organiser, program, facilitators) -> None:
+        name = "Angkatan Sinergitas Pilar Sosial · Situbondo, Gresik, Probolinggo"
+        if Batch.objects.filter(organiser=organiser, name=name).exists():
+            return
+        today = timezone.localdate()
+        start = today + timedelta(days=28 + (7 - today.weekday()) % 7)  # a Monday four to five weeks ahead
+        batch = services.batch_create(
+            organiser=organiser, program=program, name=name, start_date=start, end_date=start + timedelta(days=3),
+            venue="UPT PTKS Malang", nomination_deadline=start - timedelta(days=10), quota_total=40,
+        )
+        for code, seats in (("35.12", 15), ("35.25", 15), ("35.13", 10)):
+            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=seats,
+                                     region=Region.objects.get(code=code))
+        for code, seats in (("psm", 16), ("tksk", 8), ("karang-taruna", 8)):
+            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.PILLAR, seats=seats,
+                                     pillar_type=PillarType.objects.get(code=code))
+        self._timetable(batch, facilitators[1:] + facilitators[:1])
+        services.batch_open_nominations(batch=batch)
+
+    def _probolinggo(self, organiser, program, facilitators) -> None:
+        """A two-day bimtek at two venues with quotas per pillar and kecamatan (Probolinggo, December 2019)."""
+        name = "Bimtek PSKS Kabupaten Probolinggo"
+        if Batch.objects.filter(organiser=organiser, name=name).exists():
+            return
+        year = timezone.localdate().year + 1
+        batch = services.batch_create(
+            organiser=organiser, program=program, name=name, start_date=date(year, 12, 8),
+            end_date=date(year, 12, 9), venue="Lila Catering, Kecamatan Dringu", quota_total=264,
+        )
+        services.batch_set_day_venue(batch=batch, day=date(year, 12, 9), venue="Gedung Joyolelono, Kabupaten Probolinggo")
+        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=264,
+                                 region=Region.objects.get(code="35.13"))
+        for code, seats in (("kasi-kesra", 24), ("tksk", 24), ("psm", 216)):
+            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.PILLAR, seats=seats,
+                                     pillar_type=PillarType.objects.get(code=code))
+        for kecamatan in Region.objects.filter(parent__code="35.13").order_by("code"):
+            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KECAMATAN, seats=11, region=kecamatan)
+        sessions = [
+            (0, time(8, 0), time(9, 30), "Building Learning Commitment (BLC)", 2),
+            (0, time(9, 45), time(12, 0), "Peran, Tugas Pokok dan Fungsi Pilar-pilar Sosial", 3),
+            (1, time(8, 0), time(10, 15), "Pendataan PMKS dan Pemanfaatan Data Terpadu", 3),
+            (1, time(10, 30), time(12, 0), "Jejaring Kerja dan Sinergi Antarpilar", 2),
+        ]
+        modules = {m.title: m for m in program.modules.all()}
+        for offset, start, end, title, jp in sessions:
+            services.session_save(batch=batch, day=batch.start_date + timedelta(days=offset), start_time=start,
+                                  end_time=end, module=modules[title], jp=jp, facilitators=[facilitators[1]])
