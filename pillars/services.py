@@ -23,6 +23,9 @@ class ImportReport:
         return not self.errors
 
 
+NAME_MAX = Region._meta.get_field("name").max_length
+
+
 def _level(code: str) -> int:
     return code.count(".") + 1
 
@@ -45,29 +48,44 @@ def regions_import_csv(*, text: str) -> ImportReport:
         code, name = row[0].strip(), row[1].strip()
         if not pattern.match(code):
             report.errors.append(
-                (line_no, _("code “%(code)s” must look like 35, 35.12, 35.12.01 or 35.12.01.2001") % {"code": code})
+                (
+                    line_no,
+                    _("code “%(code)s” must look like 35, 35.12, 35.12.01 or 35.12.01.2001") % {"code": code},
+                )
             )
             continue
         if not name:
             report.errors.append((line_no, _("the name is empty")))
             continue
+        if len(name) > NAME_MAX:
+            report.errors.append((line_no, _("the name is longer than %(max)s characters") % {"max": NAME_MAX}))
+            continue
         if code in seen:
             report.errors.append(
-                (line_no, _("code %(code)s already appears on line %(line)s") % {"code": code, "line": seen[code]})
+                (
+                    line_no,
+                    _("code %(code)s already appears on line %(line)s") % {"code": code, "line": seen[code]},
+                )
             )
             continue
         seen[code] = line_no
         rows.append((line_no, code, name))
 
-    existing = {r.code: r for r in Region.objects.filter(code__in=[c for _l, c, _n in rows] + [
-        c.rsplit(".", 1)[0] for _l, c, _n in rows if "." in c
-    ])}
+    existing = {
+        r.code: r
+        for r in Region.objects.filter(
+            code__in=[c for _l, c, _n in rows] + [c.rsplit(".", 1)[0] for _l, c, _n in rows if "." in c]
+        )
+    }
     known_codes = set(existing) | set(seen)
     for line_no, code, _name in rows:
         if "." in code and code.rsplit(".", 1)[0] not in known_codes:
             report.errors.append(
-                (line_no, _("parent region %(parent)s is neither in the file nor in the database")
-                 % {"parent": code.rsplit(".", 1)[0]})
+                (
+                    line_no,
+                    _("parent region %(parent)s is neither in the file nor in the database")
+                    % {"parent": code.rsplit(".", 1)[0]},
+                )
             )
     if report.errors:
         report.errors.sort()

@@ -28,7 +28,16 @@ class TimeInput(forms.TimeInput):
 class BatchForm(forms.ModelForm):
     class Meta:
         model = Batch
-        fields = ["program", "name", "start_date", "end_date", "venue", "nomination_deadline", "quota_total", "notes"]
+        fields = [
+            "program",
+            "name",
+            "start_date",
+            "end_date",
+            "venue",
+            "nomination_deadline",
+            "quota_total",
+            "notes",
+        ]
         widgets = {
             "start_date": DateInput(),
             "end_date": DateInput(),

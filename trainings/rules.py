@@ -17,14 +17,22 @@ def is_batch_staff(user, batch) -> bool:
 
 
 @rules.predicate
+def is_batch_open_for_changes(user, batch) -> bool:
+    return batch is not None and batch.status != batch.Status.FINISHED
+
+
+@rules.predicate
 def is_batch_operator(user, batch) -> bool:
-    """An operator sees a batch that gives their kabupaten a quota, or that is open to every kabupaten."""
+    """An operator sees a non-draft batch that gives their kabupaten (or one of its kecamatan) a quota, or
+    that has no regional quota at all and so is open to every kabupaten. Mirrors batches_visible_to()."""
     if batch is None or not user.is_operator or batch.status == batch.Status.DRAFT:
         return False
-    kabupaten_allocations = [a for a in batch.allocations.all() if a.kind == QuotaAllocation.Kind.KABUPATEN]
-    if not kabupaten_allocations:
-        return True
-    return any(a.region_id == user.kabupaten_id for a in kabupaten_allocations)
+    allocations = batch.allocations.select_related("region")
+    kabupaten = [a for a in allocations if a.kind == QuotaAllocation.Kind.KABUPATEN]
+    if kabupaten:
+        return any(a.region_id == user.kabupaten_id for a in kabupaten)
+    kecamatan = [a for a in allocations if a.kind == QuotaAllocation.Kind.KECAMATAN]
+    return not kecamatan or any(a.region.parent_id == user.kabupaten_id for a in kecamatan)
 
 
 @rules.predicate
@@ -36,8 +44,11 @@ def is_batch_facilitator(user, batch) -> bool:
 
 
 rules.add_perm("trainings.batch.create", is_organiser_staff)
-rules.add_perm("trainings.batch.view", is_batch_staff | is_batch_operator | is_batch_facilitator)
-rules.add_perm("trainings.batch.change", is_batch_staff)
+rules.add_perm(
+    "trainings.batch.view",
+    rules.is_authenticated & (is_batch_staff | is_batch_operator | is_batch_facilitator),
+)
+rules.add_perm("trainings.batch.change", rules.is_authenticated & is_batch_staff & is_batch_open_for_changes)
 rules.add_perm("trainings.calendar.view", is_organiser_staff)
 rules.add_perm("trainings.workload.view", is_organiser_staff)
 rules.add_perm("trainings.my_batches.view", rules.is_authenticated & ~is_organiser_staff)

@@ -18,9 +18,16 @@ def batches_visible_to(user) -> QuerySet[Batch]:
     if user.is_organiser_staff:
         return batches.filter(organiser_id=user.organiser_id)
     if user.is_operator:
-        kabupaten_quota = QuotaAllocation.objects.filter(batch=OuterRef("pk"), kind=QuotaAllocation.Kind.KABUPATEN)
+        # Their kabupaten has a quota, or the batch has no regional quota at all (open to every kabupaten),
+        # or only kecamatan quotas of which one lies in their kabupaten.
+        regional = QuotaAllocation.objects.filter(
+            batch=OuterRef("pk"), kind__in=[QuotaAllocation.Kind.KABUPATEN, QuotaAllocation.Kind.KECAMATAN]
+        )
+        kabupaten_quota = regional.filter(kind=QuotaAllocation.Kind.KABUPATEN)
         return batches.exclude(status=Batch.Status.DRAFT).filter(
-            Exists(kabupaten_quota.filter(region_id=user.kabupaten_id)) | ~Exists(kabupaten_quota)
+            Exists(kabupaten_quota.filter(region_id=user.kabupaten_id))
+            | (~Exists(kabupaten_quota) & Exists(regional.filter(region__parent_id=user.kabupaten_id)))
+            | ~Exists(regional)
         )
     if user.is_facilitator:
         teaching = Session.objects.filter(batch=OuterRef("pk"), facilitators__user=user)
@@ -50,7 +57,12 @@ def _with_schedule_totals(batches: QuerySet[Batch]) -> QuerySet[Batch]:
 
 
 def batch_list(
-    *, user, year: int | None = None, status: str = "", program_id: int | None = None, kabupaten_id: int | None = None
+    *,
+    user,
+    year: int | None = None,
+    status: str = "",
+    program_id: int | None = None,
+    kabupaten_id: int | None = None,
 ) -> QuerySet[Batch]:
     batches = batches_visible_to(user)
     if year:
@@ -118,9 +130,7 @@ def batch_detail(*, user, pk: int) -> BatchDetail:
         batches_visible_to(user)
         .select_related("program", "organiser")
         .prefetch_related(
-            Prefetch(
-                "allocations", queryset=QuotaAllocation.objects.select_related("region", "pillar_type")
-            ),
+            Prefetch("allocations", queryset=QuotaAllocation.objects.select_related("region", "pillar_type")),
             Prefetch("day_venues", queryset=BatchVenue.objects.all()),
             Prefetch(
                 "sessions",
@@ -190,9 +200,7 @@ def facilitator_workload(*, organiser, year: int) -> list[WorkloadRow]:
     facilitators = list(Facilitator.objects.filter(organiser=organiser).order_by("name"))
     through = Session.facilitators.through
     links = (
-        through.objects.filter(
-            facilitator__organiser=organiser, session__date__year=year
-        )
+        through.objects.filter(facilitator__organiser=organiser, session__date__year=year)
         .select_related("session__batch", "session__module")
         .order_by("facilitator_id", "session__date", "session__start_time")
     )
@@ -222,4 +230,3 @@ def facilitator_sessions(*, user, since: date) -> QuerySet[Session]:
         .select_related("batch", "module")
         .order_by("date", "start_time")
     )
-

@@ -95,7 +95,16 @@ def batch_create(
 def batch_update(*, batch: Batch, **fields) -> Batch:
     batch = _lock_batch(batch)
     _check_batch_editable(batch)
-    allowed = {"program", "name", "start_date", "end_date", "venue", "nomination_deadline", "quota_total", "notes"}
+    allowed = {
+        "program",
+        "name",
+        "start_date",
+        "end_date",
+        "venue",
+        "nomination_deadline",
+        "quota_total",
+        "notes",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"batch_update() got unexpected fields {sorted(unknown)}")
@@ -110,9 +119,7 @@ def batch_update(*, batch: Batch, **fields) -> Batch:
         quota_total=batch.quota_total,
     )
     if batch.program_id != Batch.objects.get(pk=batch.pk).program_id and batch.sessions.exists():
-        raise ValidationError(
-            {"program": _("The program cannot be changed once the timetable has sessions.")}
-        )
+        raise ValidationError({"program": _("The program cannot be changed once the timetable has sessions.")})
     outside = batch.sessions.exclude(date__range=(batch.start_date, batch.end_date)).order_by("date").first()
     if outside:
         raise ValidationError(
@@ -231,18 +238,37 @@ def allocation_save(
         expected = Region.Level.REGENCY if kind == QuotaAllocation.Kind.KABUPATEN else Region.Level.DISTRICT
         if region is None or region.level != expected:
             message = (
-                _("Choose a regency or city.")
-                if kind == QuotaAllocation.Kind.KABUPATEN
-                else _("Choose a kecamatan.")
+                _("Choose a regency or city.") if kind == QuotaAllocation.Kind.KABUPATEN else _("Choose a kecamatan.")
             )
             raise ValidationError({"region": message})
+        # The kabupaten with a quota once this allocation is saved; kecamatan must lie inside them.
+        others = batch.allocations.exclude(pk=allocation.pk) if allocation is not None else batch.allocations.all()
+        kabupaten_ids = set(others.filter(kind=QuotaAllocation.Kind.KABUPATEN).values_list("region_id", flat=True))
         if kind == QuotaAllocation.Kind.KECAMATAN:
-            kabupaten_ids = set(
-                batch.allocations.filter(kind=QuotaAllocation.Kind.KABUPATEN).values_list("region_id", flat=True)
-            )
             if kabupaten_ids and region.parent_id not in kabupaten_ids:
                 raise ValidationError(
                     {"region": _("This kecamatan is not in a regency or city that has a quota in this batch.")}
+                )
+            parent = others.filter(kind=QuotaAllocation.Kind.KABUPATEN, region_id=region.parent_id).first()
+            siblings = others.filter(kind=QuotaAllocation.Kind.KECAMATAN, region__parent_id=region.parent_id)
+            in_kabupaten = (siblings.aggregate(total=Sum("seats"))["total"] or 0) + seats
+            if parent and in_kabupaten > parent.seats:
+                raise ValidationError(
+                    {
+                        "seats": _("The kecamatan of %(kabupaten)s would get %(seats)s seats, more than its %(quota)s.")
+                        % {"kabupaten": parent.region.name, "seats": in_kabupaten, "quota": parent.seats}
+                    }
+                )
+        else:
+            kabupaten_ids.add(region.pk)
+            if others.filter(kind=QuotaAllocation.Kind.KECAMATAN).exclude(region__parent__in=kabupaten_ids).exists():
+                raise ValidationError(
+                    {
+                        "region": _(
+                            "Kecamatan with a quota in this batch would lie outside every regency or city "
+                            "with a quota; change those kecamatan first."
+                        )
+                    }
                 )
     else:
         raise ValidationError({"kind": _("Unknown allocation kind.")})
@@ -251,7 +277,9 @@ def allocation_save(
     if allocation is not None:
         duplicate = duplicate.exclude(pk=allocation.pk)
     if duplicate.exists():
-        raise ValidationError(_("%(target)s already has an allocation in this batch.") % {"target": region or pillar_type})
+        raise ValidationError(
+            _("%(target)s already has an allocation in this batch.") % {"target": region or pillar_type}
+        )
 
     others = batch.allocations.filter(kind=kind)
     if allocation is not None:
@@ -260,9 +288,7 @@ def allocation_save(
     if allocated + seats > batch.quota_total:
         raise ValidationError(
             {
-                "seats": _(
-                    "Only %(left)s of the %(total)s seats are left to allocate per %(kind)s."
-                )
+                "seats": _("Only %(left)s of the %(total)s seats are left to allocate per %(kind)s.")
                 % {
                     "left": max(batch.quota_total - allocated, 0),
                     "total": batch.quota_total,
@@ -285,9 +311,10 @@ def allocation_save(
 def allocation_delete(*, allocation: QuotaAllocation) -> None:
     batch = _lock_batch(allocation.batch)
     _check_batch_editable(batch)
-    if allocation.kind == QuotaAllocation.Kind.KABUPATEN and batch.allocations.filter(
-        kind=QuotaAllocation.Kind.KECAMATAN, region__parent=allocation.region_id
-    ).exists():
+    if (
+        allocation.kind == QuotaAllocation.Kind.KABUPATEN
+        and batch.allocations.filter(kind=QuotaAllocation.Kind.KECAMATAN, region__parent=allocation.region_id).exists()
+    ):
         raise ValidationError(_("Delete the kecamatan allocations of this regency or city first."))
     allocation.delete()
 
@@ -321,7 +348,11 @@ def _check_session(
         raise ValidationError(
             {
                 "date": _("%(date)s is outside the batch (%(start)s – %(end)s).")
-                % {"date": _long_date(day), "start": _long_date(batch.start_date), "end": _long_date(batch.end_date)}
+                % {
+                    "date": _long_date(day),
+                    "start": _long_date(batch.start_date),
+                    "end": _long_date(batch.end_date),
+                }
             }
         )
     if kind == Session.Kind.MATERI and module is None:
@@ -339,9 +370,14 @@ def _check_session(
             }
         )
     for facilitator in facilitators:
+        if not facilitator.is_active:
+            raise ValidationError(
+                {"facilitators": _("%(name)s is no longer an active facilitator.") % {"name": facilitator.name}}
+            )
         if facilitator.organiser_id != batch.organiser_id:
-            raise ValidationError({"facilitators": _("%(name)s is not a facilitator of this organiser.") % {
-                "name": facilitator.name}})
+            raise ValidationError(
+                {"facilitators": _("%(name)s is not a facilitator of this organiser.") % {"name": facilitator.name}}
+            )
 
     overlapping = Session.objects.filter(date=day, start_time__lt=end_time, end_time__gt=start_time)
     if exclude_pk:
@@ -496,4 +532,3 @@ def schedule_from_curriculum(*, batch: Batch) -> list[Session]:
             remaining -= fits
     Session.objects.bulk_create(sessions)
     return sessions
-

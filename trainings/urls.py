@@ -11,7 +11,11 @@ urlpatterns = [
     path("angkatan/<int:pk>/status/", views.batch_status, name="batch_status"),
     path("angkatan/<int:pk>/kuota/baru/", views.allocation_form, name="allocation_add"),
     path("angkatan/<int:pk>/kuota/<int:allocation_pk>/", views.allocation_form, name="allocation_edit"),
-    path("angkatan/<int:pk>/kuota/<int:allocation_pk>/hapus/", views.allocation_delete, name="allocation_delete"),
+    path(
+        "angkatan/<int:pk>/kuota/<int:allocation_pk>/hapus/",
+        views.allocation_delete,
+        name="allocation_delete",
+    ),
     path("angkatan/<int:pk>/tempat/", views.day_venues, name="day_venues"),
     path("angkatan/<int:pk>/jadwal/", views.schedule, name="schedule"),
     path("angkatan/<int:pk>/jadwal/salin-kurikulum/", views.schedule_copy, name="schedule_copy"),

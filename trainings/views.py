@@ -25,9 +25,7 @@ def _require(user, perm, obj=None):
 
 def _batch_for(request, pk, perm) -> Batch:
     """A batch the user can find (else 404) and may act on with `perm` (else 403)."""
-    batch = get_object_or_404(
-        selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk
-    )
+    batch = get_object_or_404(selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
     _require(request.user, perm, batch)
     return batch
 
@@ -111,7 +109,11 @@ def batch_detail(request, pk):
     detail = selectors.batch_detail(user=request.user, pk=pk)
     _require(request.user, "trainings.batch.view", detail.batch)
     can_change = request.user.has_perm("trainings.batch.change", detail.batch)
-    return render(request, "trainings/batch_detail.html", {"detail": detail, "batch": detail.batch, "can_change": can_change})
+    return render(
+        request,
+        "trainings/batch_detail.html",
+        {"detail": detail, "batch": detail.batch, "can_change": can_change},
+    )
 
 
 STATUS_ACTIONS = {
@@ -148,8 +150,12 @@ def allocation_form(request, pk, allocation_pk=None):
     batch = _batch_for(request, pk, "trainings.batch.change")
     allocation = get_object_or_404(QuotaAllocation, pk=allocation_pk, batch=batch) if allocation_pk else None
     initial = (
-        {"kind": allocation.kind, "region": allocation.region_id, "pillar_type": allocation.pillar_type_id,
-         "seats": allocation.seats}
+        {
+            "kind": allocation.kind,
+            "region": allocation.region_id,
+            "pillar_type": allocation.pillar_type_id,
+            "seats": allocation.seats,
+        }
         if allocation
         else {"kind": QuotaAllocation.Kind.KABUPATEN}
     )
@@ -162,9 +168,7 @@ def allocation_form(request, pk, allocation_pk=None):
         else:
             messages.success(request, _("The quota allocation was saved."))
             return redirect("trainings:batch_detail", pk=batch.pk)
-    return render(
-        request, "trainings/allocation_form.html", {"form": form, "batch": batch, "allocation": allocation}
-    )
+    return render(request, "trainings/allocation_form.html", {"form": form, "batch": batch, "allocation": allocation})
 
 
 @login_required

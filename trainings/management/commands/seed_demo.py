@@ -61,8 +61,12 @@ class Command(BaseCommand):
             self._situbondo(organiser, program, facilitators)
             self._upcoming(organiser, program, facilitators)
             self._probolinggo(organiser, program, facilitators)
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
-                                             f"widyaiswara (password {DEMO_PASSWORD})."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
+                f"widyaiswara (password {DEMO_PASSWORD})."
+            )
+        )
 
     def _organiser(self) -> Organiser:
         organiser, _ = Organiser.objects.update_or_create(
@@ -97,14 +101,17 @@ class Command(BaseCommand):
     def _facilitators(self, organiser) -> list[Facilitator]:
         return [
             Facilitator.objects.get_or_create(
-                organiser=organiser, name=name, defaults={"nip": nip, "institution": institution, "kind": kind}
+                organiser=organiser,
+                name=name,
+                defaults={"nip": nip, "institution": institution, "kind": kind},
             )[0]
             for name, nip, institution, kind in FACILITATORS
         ]
 
     def _user(self, username, *, first_name, last_name="", **fields) -> User:
         user, _ = User.objects.update_or_create(
-            username=username, defaults={"first_name": first_name, "last_name": last_name, "is_active": True, **fields}
+            username=username,
+            defaults={"first_name": first_name, "last_name": last_name, "is_active": True, **fields},
         )
         user.set_password(DEMO_PASSWORD)
         user.save()
@@ -112,26 +119,39 @@ class Command(BaseCommand):
 
     def _accounts(self, organiser, teaching: Facilitator) -> None:
         staff = self._user(
-            "staf", first_name="Staf", last_name="UPT PTKS", role=Role.STAFF, organiser=organiser, is_staff=True
+            "staf",
+            first_name="Staf",
+            last_name="UPT PTKS",
+            role=Role.STAFF,
+            organiser=organiser,
+            is_staff=True,
         )
         group, _ = Group.objects.get_or_create(name="Staf penyelenggara")
         codenames = [
-            f"{action}_{model}" for models in STAFF_PERMISSIONS.values() for model in models
+            f"{action}_{model}"
+            for models in STAFF_PERMISSIONS.values()
+            for model in models
             for action in ("add", "change", "view")
         ] + ["view_region"]
         group.permissions.set(Permission.objects.filter(codename__in=codenames))
         staff.groups.add(group)
         self._user(
-            "operator.situbondo", first_name="Operator", last_name="Dinsos Situbondo", role=Role.OPERATOR,
-            organiser=organiser, kabupaten=Region.objects.get(code="35.12"),
+            "operator.situbondo",
+            first_name="Operator",
+            last_name="Dinsos Situbondo",
+            role=Role.OPERATOR,
+            organiser=organiser,
+            kabupaten=Region.objects.get(code="35.12"),
         )
         self._user(
-            "operator.gresik", first_name="Operator", last_name="Dinsos Gresik", role=Role.OPERATOR,
-            organiser=organiser, kabupaten=Region.objects.get(code="35.25"),
+            "operator.gresik",
+            first_name="Operator",
+            last_name="Dinsos Gresik",
+            role=Role.OPERATOR,
+            organiser=organiser,
+            kabupaten=Region.objects.get(code="35.25"),
         )
-        widyaiswara = self._user(
-            "widyaiswara", first_name=teaching.name, role=Role.FACILITATOR, organiser=organiser
-        )
+        widyaiswara = self._user("widyaiswara", first_name=teaching.name, role=Role.FACILITATOR, organiser=organiser)
         if teaching.user_id != widyaiswara.pk:
             Facilitator.objects.filter(user=widyaiswara).update(user=None)
             teaching.user = widyaiswara
@@ -141,10 +161,16 @@ class Command(BaseCommand):
         """Draft the timetable from the curriculum and give each materi a facilitator in turn."""
         services.schedule_from_curriculum(batch=batch)
         sessions = list(batch.sessions.select_related("module").order_by("date", "start_time"))
-        for index, session in enumerate(sessions):
+        for session in sessions:
             services.session_save(
-                batch=batch, session=session, day=session.date, start_time=session.start_time,
-                end_time=session.end_time, kind=session.kind, module=session.module, jp=session.jp,
+                batch=batch,
+                session=session,
+                day=session.date,
+                start_time=session.start_time,
+                end_time=session.end_time,
+                kind=session.kind,
+                module=session.module,
+                jp=session.jp,
                 facilitators=[facilitators[session.module.order % len(facilitators)]],
             )
 
@@ -153,22 +179,54 @@ class Command(BaseCommand):
         if Batch.objects.filter(organiser=organiser, name=name).exists():
             return
         batch = services.batch_create(
-            organiser=organiser, program=program, name=name, start_date=date(2025, 10, 13),
-            end_date=date(2025, 10, 16), venue="UPT PTKS Malang", nomination_deadline=date(2025, 10, 3),
+            organiser=organiser,
+            program=program,
+            name=name,
+            start_date=date(2025, 10, 13),
+            end_date=date(2025, 10, 16),
+            venue="UPT PTKS Malang",
+            nomination_deadline=date(2025, 10, 3),
             quota_total=40,
         )
-        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=40,
-                                 region=Region.objects.get(code="35.12"))
+        services.allocation_save(
+            batch=batch,
+            kind=QuotaAllocation.Kind.KABUPATEN,
+            seats=40,
+            region=Region.objects.get(code="35.12"),
+        )
         self._timetable(batch, facilitators)
-        services.session_save(batch=batch, day=date(2025, 10, 13), start_time=time(7, 15), end_time=time(8, 0),
-                              kind=Session.Kind.PRETEST, title="Registrasi dan pre-test")
-        services.session_save(batch=batch, day=date(2025, 10, 14), start_time=time(7, 0), end_time=time(8, 0),
-                              kind=Session.Kind.OPENING,
-                              title="Pembukaan oleh Kepala Dinas Sosial Provinsi Jawa Timur dan Bupati Situbondo")
-        services.session_save(batch=batch, day=date(2025, 10, 16), start_time=time(16, 45), end_time=time(17, 15),
-                              kind=Session.Kind.POSTTEST, title="Post-test")
-        services.session_save(batch=batch, day=date(2025, 10, 16), start_time=time(17, 15), end_time=time(18, 0),
-                              kind=Session.Kind.CLOSING, title="Penutupan")
+        services.session_save(
+            batch=batch,
+            day=date(2025, 10, 13),
+            start_time=time(7, 15),
+            end_time=time(8, 0),
+            kind=Session.Kind.PRETEST,
+            title="Registrasi dan pre-test",
+        )
+        services.session_save(
+            batch=batch,
+            day=date(2025, 10, 14),
+            start_time=time(7, 0),
+            end_time=time(8, 0),
+            kind=Session.Kind.OPENING,
+            title="Pembukaan oleh Kepala Dinas Sosial Provinsi Jawa Timur dan Bupati Situbondo",
+        )
+        services.session_save(
+            batch=batch,
+            day=date(2025, 10, 16),
+            start_time=time(16, 45),
+            end_time=time(17, 15),
+            kind=Session.Kind.POSTTEST,
+            title="Post-test",
+        )
+        services.session_save(
+            batch=batch,
+            day=date(2025, 10, 16),
+            start_time=time(17, 15),
+            end_time=time(18, 0),
+            kind=Session.Kind.CLOSING,
+            title="Penutupan",
+        )
         services.batch_open_nominations(batch=batch, today=date(2025, 9, 22))
         services.batch_close_nominations(batch=batch)
         services.batch_start(batch=batch, today=date(2025, 10, 13))
@@ -181,15 +239,29 @@ class Command(BaseCommand):
         today = timezone.localdate()
         start = today + timedelta(days=28 + (7 - today.weekday()) % 7)  # a Monday four to five weeks ahead
         batch = services.batch_create(
-            organiser=organiser, program=program, name=name, start_date=start, end_date=start + timedelta(days=3),
-            venue="UPT PTKS Malang", nomination_deadline=start - timedelta(days=10), quota_total=40,
+            organiser=organiser,
+            program=program,
+            name=name,
+            start_date=start,
+            end_date=start + timedelta(days=3),
+            venue="UPT PTKS Malang",
+            nomination_deadline=start - timedelta(days=10),
+            quota_total=40,
         )
         for code, seats in (("35.12", 15), ("35.25", 15), ("35.13", 10)):
-            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=seats,
-                                     region=Region.objects.get(code=code))
+            services.allocation_save(
+                batch=batch,
+                kind=QuotaAllocation.Kind.KABUPATEN,
+                seats=seats,
+                region=Region.objects.get(code=code),
+            )
         for code, seats in (("psm", 16), ("tksk", 8), ("karang-taruna", 8)):
-            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.PILLAR, seats=seats,
-                                     pillar_type=PillarType.objects.get(code=code))
+            services.allocation_save(
+                batch=batch,
+                kind=QuotaAllocation.Kind.PILLAR,
+                seats=seats,
+                pillar_type=PillarType.objects.get(code=code),
+            )
         self._timetable(batch, facilitators[1:] + facilitators[:1])
         services.batch_open_nominations(batch=batch)
 
@@ -200,15 +272,30 @@ class Command(BaseCommand):
             return
         year = timezone.localdate().year + 1
         batch = services.batch_create(
-            organiser=organiser, program=program, name=name, start_date=date(year, 12, 8),
-            end_date=date(year, 12, 9), venue="Lila Catering, Kecamatan Dringu", quota_total=264,
+            organiser=organiser,
+            program=program,
+            name=name,
+            start_date=date(year, 12, 8),
+            end_date=date(year, 12, 9),
+            venue="Lila Catering, Kecamatan Dringu",
+            quota_total=264,
         )
-        services.batch_set_day_venue(batch=batch, day=date(year, 12, 9), venue="Gedung Joyolelono, Kabupaten Probolinggo")
-        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=264,
-                                 region=Region.objects.get(code="35.13"))
+        services.batch_set_day_venue(
+            batch=batch, day=date(year, 12, 9), venue="Gedung Joyolelono, Kabupaten Probolinggo"
+        )
+        services.allocation_save(
+            batch=batch,
+            kind=QuotaAllocation.Kind.KABUPATEN,
+            seats=264,
+            region=Region.objects.get(code="35.13"),
+        )
         for code, seats in (("kasi-kesra", 24), ("tksk", 24), ("psm", 216)):
-            services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.PILLAR, seats=seats,
-                                     pillar_type=PillarType.objects.get(code=code))
+            services.allocation_save(
+                batch=batch,
+                kind=QuotaAllocation.Kind.PILLAR,
+                seats=seats,
+                pillar_type=PillarType.objects.get(code=code),
+            )
         for kecamatan in Region.objects.filter(parent__code="35.13").order_by("code"):
             services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KECAMATAN, seats=11, region=kecamatan)
         sessions = [
@@ -219,5 +306,12 @@ class Command(BaseCommand):
         ]
         modules = {m.title: m for m in program.modules.all()}
         for offset, start, end, title, jp in sessions:
-            services.session_save(batch=batch, day=batch.start_date + timedelta(days=offset), start_time=start,
-                                  end_time=end, module=modules[title], jp=jp, facilitators=[facilitators[1]])
+            services.session_save(
+                batch=batch,
+                day=batch.start_date + timedelta(days=offset),
+                start_time=start,
+                end_time=end,
+                module=modules[title],
+                jp=jp,
+                facilitators=[facilitators[1]],
+            )
