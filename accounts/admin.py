@@ -49,9 +49,7 @@ class UserAdmin(DjangoUserAdmin):
         if request.user.is_superuser:
             return users
         # As on the account pages: operators and facilitators of their own organiser, never staff accounts.
-        return users.filter(
-            organiser_id=request.user.organiser_id, role__in=MANAGED_ROLES, is_superuser=False
-        )
+        return users.filter(organiser_id=request.user.organiser_id, role__in=MANAGED_ROLES, is_superuser=False)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "organiser" and not request.user.is_superuser:

@@ -13,9 +13,9 @@ def accounts_managed_by(staff) -> QuerySet[User]:
     Anything else is a 404 for them."""
     if not (staff.is_authenticated and staff.is_organiser_staff):
         return User.objects.none()
-    return User.objects.filter(
-        organiser_id=staff.organiser_id, role__in=MANAGED_ROLES, is_superuser=False
-    ).exclude(pk=staff.pk)
+    return User.objects.filter(organiser_id=staff.organiser_id, role__in=MANAGED_ROLES, is_superuser=False).exclude(
+        pk=staff.pk
+    )
 
 
 def account_list(*, staff, role: str = "", query: str = "") -> QuerySet[User]:

@@ -50,9 +50,7 @@ def account_username_clean(username: str) -> str:
     except ValidationError as error:
         raise ValidationError({"username": error.messages}) from error
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError(
-            {"username": _("The username “%(username)s” is already taken.") % {"username": username}}
-        )
+        raise ValidationError({"username": _("The username “%(username)s” is already taken.") % {"username": username}})
     return username
 
 
@@ -98,9 +96,7 @@ def _save_new_user(user: User) -> None:
 
 
 @transaction.atomic
-def account_create_operator(
-    *, created_by, username: str, full_name: str, email: str, phone: str, kabupaten
-) -> User:
+def account_create_operator(*, created_by, username: str, full_name: str, email: str, phone: str, kabupaten) -> User:
     """Create a Dinsos operator account of created_by's organiser for one kabupaten/kota."""
     _check_creator(created_by)
     errors = {}

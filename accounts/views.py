@@ -83,9 +83,7 @@ def _managed_account(request, pk: int):
     """The account with this id among those the staff member manages, else 404; then the object check.
     Someone who may not manage accounts at all gets a 403 before any lookup."""
     _check_manage(request)
-    account = get_object_or_404(
-        selectors.accounts_managed_by(request.user).select_related("kabupaten"), pk=pk
-    )
+    account = get_object_or_404(selectors.accounts_managed_by(request.user).select_related("kabupaten"), pk=pk)
     _check_manage(request, account)
     return account
 

@@ -165,3 +165,6 @@ class BatchFilterForm(forms.Form):
         self.fields["program"].empty_label = _("All programs")
         self.fields["kabupaten"].queryset = Region.objects.filter(level=Region.Level.REGENCY, code__startswith="35.")
         self.fields["kabupaten"].empty_label = _("All regencies/cities")
+        for field in self.fields.values():
+            is_select = isinstance(field.widget, forms.Select)
+            field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"

@@ -159,6 +159,13 @@ def batch_set_day_venue(*, batch: Batch, day: date, venue: str) -> BatchVenue | 
     return day_venue
 
 
+@transaction.atomic
+def batch_set_day_venues(*, batch: Batch, venues: dict) -> None:
+    """Set the venue of several days at once: all or nothing."""
+    for day, venue in venues.items():
+        batch_set_day_venue(batch=batch, day=day, venue=venue)
+
+
 def _transition(batch: Batch, *, source: set, target: str) -> Batch:
     if batch.status not in source:
         raise ValidationError(

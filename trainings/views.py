@@ -40,10 +40,13 @@ def _apply_errors(form, error: ValidationError) -> None:
 
 
 def _year(request) -> int:
+    """The ?year= of the calendar and workload pages; anything unusable means this year."""
+    this_year = timezone.localdate().year
     try:
-        return int(request.GET.get("year") or timezone.localdate().year)
+        year = int(request.GET.get("year") or this_year)
     except ValueError:
-        return timezone.localdate().year
+        return this_year
+    return year if 2000 <= year <= 2100 else this_year
 
 
 # ------------------------------------------------------------------------------------------------ batches
@@ -191,8 +194,9 @@ def day_venues(request, pk):
     form = DayVenueForm(request.POST or None, batch=batch)
     if request.method == "POST" and form.is_valid():
         try:
-            for day in batch.days:
-                services.batch_set_day_venue(batch=batch, day=day, venue=form.cleaned_data[day.isoformat()])
+            services.batch_set_day_venues(
+                batch=batch, venues={day: form.cleaned_data[day.isoformat()] for day in batch.days}
+            )
         except ValidationError as error:
             _apply_errors(form, error)
         else:

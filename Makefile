@@ -1,0 +1,70 @@
+# Sinergi developer commands. `make run` serves the demo, `make test` runs the suite.
+# Both create .venv on first use and reinstall dependencies only when pyproject.toml changes.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+PORT ?= 8000
+WORKER_CONCURRENCY ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: run test bench worker lint fmt messages install
+
+# ------------------------------------------------------------------------------------ environment
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Sinergi needs Python 3.11 or newer as '$(PYTHON)' (try: make PYTHON=python3.12)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# ------------------------------------------------------------------------------------------ daily
+
+# The demo: SQLite under var/, tasks in-process, demo accounts from seed_demo (see README.md).
+run: export DEBUG := 1
+run: install
+	@mkdir -p var
+	@if command -v msgfmt >/dev/null 2>&1 \
+		&& find . -path ./$(VENV) -prune -o -path ./var -prune -o -name '*.po' -print -quit | grep -q .; then \
+		$(MANAGE) compilemessages --ignore=$(VENV) --ignore=var --verbosity 0; \
+	fi
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+# Uses PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, SQLite and in-process tasks otherwise.
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Prints one `name: value` line per figure; runs against a throwaway test database.
+bench: install
+	DEBUG=1 $(MANAGE) bench
+
+# A Celery worker for the queued PDF jobs; start one per machine, one process per core.
+worker: install
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)"; exit 1; }
+	$(BIN)/celery -A config worker -Q documents,celery --concurrency=$(WORKER_CONCURRENCY) -l info
+
+# ---------------------------------------------------------------------------------------- quality
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(MANAGE) makemigrations --check --dry-run
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+messages: install
+	DEBUG=1 $(MANAGE) makemessages -l id -l en --ignore=$(VENV) --ignore=var

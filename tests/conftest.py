@@ -1,0 +1,169 @@
+"""Suite-wide fixtures: a private MEDIA_ROOT per test, guards for tests that need PostgreSQL or Redis, and a
+headless browser page for the end-to-end tests.
+
+Set REQUIRE_SERVICES=1 (CI does) to make a missing or unreachable service a failure instead of a skip."""
+
+import functools
+import os
+
+import pytest
+from django.test import override_settings
+
+from config.env import env_bool, env_str
+
+# Playwright's sync API keeps an asyncio event loop in the test thread. Django sees that loop and refuses ORM
+# calls from the thread (SynchronousOnlyOperation) although the tests themselves are plain synchronous code.
+# The flag lifts that check for the test process only; the application never sets it.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVICE_FIXTURES = {"postgres_required", "redis_required"}
+
+
+def _services_required() -> bool:
+    return env_bool("REQUIRE_SERVICES", False)
+
+
+def _database_url_is_postgres() -> bool:
+    return env_str("DATABASE_URL").split("://", 1)[0] in {"postgres", "postgresql", "pgsql", "postgis"}
+
+
+def pytest_configure(config):
+    """With REQUIRE_SERVICES=1 the run must really use the services; refuse to start otherwise."""
+    if not _services_required():
+        return
+    problems = []
+    if not _database_url_is_postgres():
+        problems.append("DATABASE_URL must point to PostgreSQL (postgres://user@host:5432/name)")
+    if not env_str("REDIS_URL"):
+        problems.append("REDIS_URL must be set (redis://host:6379/0)")
+    if problems:
+        raise pytest.UsageError("REQUIRE_SERVICES=1, but " + "; ".join(problems))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tag tests by the fixtures they use, so `-m e2e` or `-m "not services"` select them."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser_page" in fixtures:
+            item.add_marker(pytest.mark.e2e)
+        if fixtures & SERVICE_FIXTURES:
+            item.add_marker(pytest.mark.services)
+
+
+def _unavailable(reason: str):
+    if _services_required():
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@functools.cache
+def _postgres_problem() -> str:
+    """Why PostgreSQL cannot be used, or "" when it can."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"]:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://…"
+    import psycopg2
+
+    try:
+        psycopg2.connect(
+            dbname="postgres",
+            user=database.get("USER") or None,
+            password=database.get("PASSWORD") or None,
+            host=database.get("HOST") or None,
+            port=database.get("PORT") or None,
+            connect_timeout=3,
+        ).close()
+    except psycopg2.Error as exc:
+        return f"PostgreSQL at DATABASE_URL is not reachable: {str(exc).strip()}"
+    return ""
+
+
+@functools.cache
+def _redis_problem() -> str:
+    """Why Redis cannot be used, or "" when it can."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://…"
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"Redis at REDIS_URL is not reachable: {exc}"
+    finally:
+        client.close()
+    return ""
+
+
+@pytest.fixture
+def postgres_required():
+    """Skip the test (fail it under REQUIRE_SERVICES=1) unless the suite runs on a reachable PostgreSQL."""
+    problem = _postgres_problem()
+    if problem:
+        _unavailable(problem)
+
+
+@pytest.fixture
+def redis_required():
+    """Skip the test (fail it under REQUIRE_SERVICES=1) unless REDIS_URL names a reachable Redis."""
+    problem = _redis_problem()
+    if problem:
+        _unavailable(problem)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_root(tmp_path_factory):
+    """WhiteNoise warns about a missing STATIC_ROOT (an error under filterwarnings=error), as in a checkout
+    where collectstatic never ran. Tests find static files through the finders; an empty directory will do."""
+    with override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _private_media_root(settings, tmp_path):
+    """Every test writes its uploads and generated PDFs to its own temporary directory."""
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.MEDIA_ROOT = media
+
+
+@pytest.fixture(scope="session")
+def _chromium():
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"end-to-end tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(_chromium, live_server, transactional_db):
+    """A fresh page (own cookies) in headless Chromium; open `live_server.url + path` with it.
+    The live server runs in another thread, so the test's data is committed (transactional_db)."""
+    context = _chromium.new_context(locale="id-ID", timezone_id="Asia/Jakarta")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
