@@ -67,4 +67,4 @@ fmt: install
 	$(BIN)/ruff format .
 
 messages: install
-	DEBUG=1 $(MANAGE) makemessages -l id -l en --ignore=$(VENV) --ignore=var
+	DEBUG=1 $(MANAGE) makemessages -l id --ignore=$(VENV) --ignore=var

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from config.forms import add_service_errors
+
 from . import selectors, services
 from .forms import AccountFilterForm, FacilitatorAccountForm, OperatorAccountForm
 
@@ -88,14 +90,6 @@ def _managed_account(request, pk: int):
     return account
 
 
-def _add_service_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 def _render_link(request, account, *, created: bool):
     """Issue a set-password link, e-mail it where possible, and show it once."""
     url = services.account_set_password_link(user=account, request_or_base_url=request)
@@ -150,7 +144,7 @@ def account_create_operator(request):
         try:
             account = services.account_create_operator(created_by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             return _render_link(request, account, created=True)
     return render(
@@ -175,7 +169,7 @@ def account_create_facilitator(request):
         try:
             account = services.account_create_facilitator(created_by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error)
         else:
             return _render_link(request, account, created=True)
     return render(

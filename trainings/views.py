@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.forms import add_service_errors
+
 from . import selectors, services
 from .forms import AllocationForm, BatchFilterForm, BatchForm, DayVenueForm, SessionForm
 from .models import Batch, QuotaAllocation, Session
@@ -28,15 +30,6 @@ def _batch_for(request, pk, perm) -> Batch:
     batch = get_object_or_404(selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
     _require(request.user, perm, batch)
     return batch
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    """Show a service's ValidationError next to the fields it names, or above the form."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _year(request) -> int:
@@ -83,7 +76,7 @@ def batch_create(request):
         try:
             batch = services.batch_create(organiser=organiser, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Batch “%(name)s” was created.") % {"name": batch.name})
             return redirect("trainings:batch_detail", pk=batch.pk)
@@ -100,7 +93,7 @@ def batch_edit(request, pk):
         try:
             services.batch_update(batch=batch, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The batch was saved."))
             return redirect("trainings:batch_detail", pk=batch.pk)
@@ -167,7 +160,7 @@ def allocation_form(request, pk, allocation_pk=None):
         try:
             services.allocation_save(batch=batch, allocation=allocation, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The quota allocation was saved."))
             return redirect("trainings:batch_detail", pk=batch.pk)
@@ -198,7 +191,7 @@ def day_venues(request, pk):
                 batch=batch, venues={day: form.cleaned_data[day.isoformat()] for day in batch.days}
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The venues were saved."))
             return redirect("trainings:batch_detail", pk=batch.pk)
@@ -240,7 +233,7 @@ def session_form(request, pk, session_pk=None):
                 venue=data["venue"],
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("The session was saved."))
             return redirect("trainings:schedule", pk=batch.pk)
