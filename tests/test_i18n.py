@@ -42,7 +42,9 @@ def test_pages_are_indonesian_even_when_the_browser_asks_for_english(client):
     response = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
     assert response["Content-Language"] == "id"
     assert 'lang="id"' in response.content.decode()
-    assert "Kata sandi" in response.content.decode()
+    page = response.content.decode()
+    assert "Nama pengguna" in page  # Django's own translation
+    assert "Lupa kata sandi?" in page  # the project's translation
 
 
 @pytest.mark.django_db
@@ -51,7 +53,7 @@ def test_the_language_switcher_gives_english(client):
     assert response.status_code == 302
     page = client.get(reverse("accounts:login")).content.decode()
     assert 'lang="en"' in page
-    assert "Password" in page
+    assert "Forgot your password?" in page
 
 
 def test_every_indonesian_message_is_translated_and_compiled():
