@@ -34,10 +34,6 @@ install: $(STAMP)
 run: export DEBUG := 1
 run: install
 	@mkdir -p var
-	@if command -v msgfmt >/dev/null 2>&1 \
-		&& find . -path ./$(VENV) -prune -o -path ./var -prune -o -name '*.po' -print -quit | grep -q .; then \
-		$(MANAGE) compilemessages --ignore=$(VENV) --ignore=var --verbosity 0; \
-	fi
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
@@ -66,5 +62,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Updates locale/id/LC_MESSAGES/django.po from the code and compiles it; both files are committed.
 messages: install
-	DEBUG=1 $(MANAGE) makemessages -l id --ignore=$(VENV) --ignore=var
+	DEBUG=1 $(MANAGE) makemessages -l id --ignore=$(VENV) --ignore=var --ignore=tests
+	DEBUG=1 $(MANAGE) compilemessages --ignore=$(VENV) --ignore=var

@@ -5,18 +5,14 @@ run here, so that every mistake shows at once."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from pillars.forms import RegionChoiceField
 from pillars.models import Region
 
 from .models import Role, User
 from .selectors import facilitators_without_account
-from .services import account_username_clean, phone_validator
+from .services import EMAIL_MAX_LENGTH, account_username_clean, phone_validator
 
 USERNAME_HELP = _("Letters, digits and @ . + - _ only, e.g. dinsos.situbondo. Used to log in.")
-
-
-class RegionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.code} {obj.name}"
 
 
 class FacilitatorChoiceField(forms.ModelChoiceField):
@@ -44,6 +40,7 @@ class OperatorAccountForm(UsernameCheckMixin, forms.Form):
         label=_("Username"), max_length=150, help_text=USERNAME_HELP, validators=[User.username_validator]
     )
     email = forms.EmailField(
+        max_length=EMAIL_MAX_LENGTH,
         label=_("E-mail"),
         required=False,
         help_text=_("Optional; the set-password link is sent here if e-mail is set up."),
@@ -69,6 +66,7 @@ class FacilitatorAccountForm(UsernameCheckMixin, forms.Form):
         label=_("Username"), max_length=150, help_text=USERNAME_HELP, validators=[User.username_validator]
     )
     email = forms.EmailField(
+        max_length=EMAIL_MAX_LENGTH,
         label=_("E-mail"),
         required=False,
         help_text=_("Optional; the set-password link is sent here if e-mail is set up."),

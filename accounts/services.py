@@ -54,8 +54,15 @@ def account_username_clean(username: str) -> str:
     return username
 
 
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+
+
 def _clean_email(email: str) -> str:
     email = User.objects.normalize_email((email or "").strip())
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            {"email": _("An e-mail address has at most %(max)s characters.") % {"max": EMAIL_MAX_LENGTH}}
+        )
     if email:
         try:
             validate_email(email)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from pillars.models import Organiser
 
 from .models import Batch, BatchVenue, Facilitator, Module, Program, QuotaAllocation, Session
-from .services import EDITABLE_STATUSES, batch_update
+from .services import batch_update
 
 
 class OrganiserScopedAdmin(admin.ModelAdmin):
@@ -151,7 +151,7 @@ class BatchAdmin(OrganiserScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        editable = obj is None or obj.status in EDITABLE_STATUSES
+        editable = obj is None or obj.is_editable
         return editable and super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):

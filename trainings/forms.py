@@ -3,9 +3,11 @@
 from datetime import date
 
 from django import forms
+from django.db.models import Q
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from pillars.forms import RegionChoiceField
 from pillars.models import PillarType, Region
 
 from .models import Batch, Facilitator, Module, QuotaAllocation, Session
@@ -47,18 +49,14 @@ class BatchForm(forms.ModelForm):
 
     def __init__(self, *args, organiser, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["program"].queryset = organiser.programs.filter(is_active=True)
+        # A batch of a program that was since retired stays editable.
+        current = self.initial.get("program")
+        self.fields["program"].queryset = organiser.programs.filter(Q(is_active=True) | Q(pk=current))
         self.fields["program"].empty_label = _("— choose a program —")
 
     def _post_clean(self):
         # Model validation (constraints) runs in the service, which reports errors back to this form.
         pass
-
-
-class RegionChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        parent = f" ({obj.parent.name})" if obj.level == Region.Level.DISTRICT else ""
-        return f"{obj.code} {obj.name}{parent}"
 
 
 class AllocationForm(forms.Form):

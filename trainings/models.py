@@ -127,6 +127,9 @@ class Batch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Once finished, a batch's dates, quotas and timetable are a record and no longer change.
+    EDITABLE_STATUSES = frozenset({Status.DRAFT, Status.NOMINATION_OPEN, Status.NOMINATION_CLOSED, Status.RUNNING})
+
     class Meta:
         ordering = ["-start_date", "name"]
         verbose_name = _("batch")
@@ -142,6 +145,10 @@ class Batch(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
 
     @property
     def days(self) -> list:

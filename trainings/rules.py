@@ -18,7 +18,7 @@ def is_batch_staff(user, batch) -> bool:
 
 @rules.predicate
 def is_batch_open_for_changes(user, batch) -> bool:
-    return batch is not None and batch.status != batch.Status.FINISHED
+    return batch is not None and batch.is_editable
 
 
 @rules.predicate

@@ -111,6 +111,8 @@ class QuotaRow:
 
 @dataclass
 class BatchDetail:
+    """Everything the batch page and the schedule editor show; `allocated` maps a quota kind to its seats."""
+
     batch: Batch
     days: list
     quota_rows: list
@@ -118,7 +120,11 @@ class BatchDetail:
     modules: list
     scheduled_jp: int
     program_jp: int
-    jp_by_module: dict
+
+    @property
+    def allocated_by_kind(self) -> list[tuple[str, int]]:
+        labels = dict(QuotaAllocation.Kind.choices)
+        return [(labels[kind], seats) for kind, seats in self.allocated.items()]
 
 
 def batch_detail(*, user, pk: int) -> BatchDetail:
@@ -166,7 +172,6 @@ def batch_detail(*, user, pk: int) -> BatchDetail:
         modules=modules,
         scheduled_jp=sum(s.jp for s in batch.sessions.all()),
         program_jp=sum(m.jp for m in modules),
-        jp_by_module=dict(jp_by_module),
     )
 
 

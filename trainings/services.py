@@ -3,6 +3,7 @@
 They take keyword-only arguments, run in a transaction where several rows change and raise
 ValidationError with an Indonesian-ready message when a rule is broken."""
 
+from collections import defaultdict
 from datetime import date, time, timedelta
 
 from django.core.exceptions import ValidationError
@@ -16,13 +17,6 @@ from pillars.models import Region
 
 from .models import JP_MINUTES, Batch, BatchVenue, Facilitator, QuotaAllocation, Session
 
-EDITABLE_STATUSES = {
-    Batch.Status.DRAFT,
-    Batch.Status.NOMINATION_OPEN,
-    Batch.Status.NOMINATION_CLOSED,
-    Batch.Status.RUNNING,
-}
-
 
 def _long_date(value: date) -> str:
     return date_format(value, "l, j F Y")
@@ -33,7 +27,7 @@ def _lock_batch(batch: Batch) -> Batch:
 
 
 def _check_batch_editable(batch: Batch) -> None:
-    if batch.status not in EDITABLE_STATUSES:
+    if not batch.is_editable:
         raise ValidationError(_("This batch is finished; its data can no longer be changed."))
 
 
@@ -108,6 +102,7 @@ def batch_update(*, batch: Batch, **fields) -> Batch:
     unknown = set(fields) - allowed
     if unknown:
         raise TypeError(f"batch_update() got unexpected fields {sorted(unknown)}")
+    previous_program_id = batch.program_id
     for key, value in fields.items():
         setattr(batch, key, value)
     _check_batch_fields(
@@ -118,7 +113,7 @@ def batch_update(*, batch: Batch, **fields) -> Batch:
         nomination_deadline=batch.nomination_deadline,
         quota_total=batch.quota_total,
     )
-    if batch.program_id != Batch.objects.get(pk=batch.pk).program_id and batch.sessions.exists():
+    if batch.program_id != previous_program_id and batch.sessions.exists():
         raise ValidationError({"program": _("The program cannot be changed once the timetable has sessions.")})
     outside = batch.sessions.exclude(date__range=(batch.start_date, batch.end_date)).order_by("date").first()
     if outside:
@@ -147,23 +142,25 @@ def batch_update(*, batch: Batch, **fields) -> Batch:
 @transaction.atomic
 def batch_set_day_venue(*, batch: Batch, day: date, venue: str) -> BatchVenue | None:
     """Set (or clear, with an empty venue) the venue of one day of the batch."""
-    batch = _lock_batch(batch)
-    _check_batch_editable(batch)
-    if not batch.start_date <= day <= batch.end_date:
-        raise ValidationError(_("%(date)s is not a day of this batch.") % {"date": _long_date(day)})
-    venue = venue.strip()
-    if not venue or venue == batch.venue:
-        BatchVenue.objects.filter(batch=batch, date=day).delete()
-        return None
-    day_venue, _created = BatchVenue.objects.update_or_create(batch=batch, date=day, defaults={"venue": venue})
-    return day_venue
+    return batch_set_day_venues(batch=batch, venues={day: venue}).get(day)
 
 
 @transaction.atomic
-def batch_set_day_venues(*, batch: Batch, venues: dict) -> None:
-    """Set the venue of several days at once: all or nothing."""
+def batch_set_day_venues(*, batch: Batch, venues: dict) -> dict:
+    """Set the venues of several days at once, all or nothing; an empty venue means the batch's own.
+    Returns the day venues that remain set, by date."""
+    batch = _lock_batch(batch)
+    _check_batch_editable(batch)
+    saved = {}
     for day, venue in venues.items():
-        batch_set_day_venue(batch=batch, day=day, venue=venue)
+        if not batch.start_date <= day <= batch.end_date:
+            raise ValidationError(_("%(date)s is not a day of this batch.") % {"date": _long_date(day)})
+        venue = venue.strip()
+        if not venue or venue == batch.venue:
+            BatchVenue.objects.filter(batch=batch, date=day).delete()
+        else:
+            saved[day], _created = BatchVenue.objects.update_or_create(batch=batch, date=day, defaults={"venue": venue})
+    return saved
 
 
 def _transition(batch: Batch, *, source: set, target: str) -> Batch:
@@ -248,35 +245,6 @@ def allocation_save(
                 _("Choose a regency or city.") if kind == QuotaAllocation.Kind.KABUPATEN else _("Choose a kecamatan.")
             )
             raise ValidationError({"region": message})
-        # The kabupaten with a quota once this allocation is saved; kecamatan must lie inside them.
-        others = batch.allocations.exclude(pk=allocation.pk) if allocation is not None else batch.allocations.all()
-        kabupaten_ids = set(others.filter(kind=QuotaAllocation.Kind.KABUPATEN).values_list("region_id", flat=True))
-        if kind == QuotaAllocation.Kind.KECAMATAN:
-            if kabupaten_ids and region.parent_id not in kabupaten_ids:
-                raise ValidationError(
-                    {"region": _("This kecamatan is not in a regency or city that has a quota in this batch.")}
-                )
-            parent = others.filter(kind=QuotaAllocation.Kind.KABUPATEN, region_id=region.parent_id).first()
-            siblings = others.filter(kind=QuotaAllocation.Kind.KECAMATAN, region__parent_id=region.parent_id)
-            in_kabupaten = (siblings.aggregate(total=Sum("seats"))["total"] or 0) + seats
-            if parent and in_kabupaten > parent.seats:
-                raise ValidationError(
-                    {
-                        "seats": _("The kecamatan of %(kabupaten)s would get %(seats)s seats, more than its %(quota)s.")
-                        % {"kabupaten": parent.region.name, "seats": in_kabupaten, "quota": parent.seats}
-                    }
-                )
-        else:
-            kabupaten_ids.add(region.pk)
-            if others.filter(kind=QuotaAllocation.Kind.KECAMATAN).exclude(region__parent__in=kabupaten_ids).exists():
-                raise ValidationError(
-                    {
-                        "region": _(
-                            "Kecamatan with a quota in this batch would lie outside every regency or city "
-                            "with a quota; change those kecamatan first."
-                        )
-                    }
-                )
     else:
         raise ValidationError({"kind": _("Unknown allocation kind.")})
 
@@ -310,8 +278,37 @@ def allocation_save(
     allocation.region = region
     allocation.pillar_type = pillar_type
     allocation.seats = seats
+    _check_regional_quotas(
+        [a for a in batch.allocations.select_related("region") if a.pk != allocation.pk] + [allocation]
+    )
     allocation.save()
     return allocation
+
+
+def _check_regional_quotas(allocations: list[QuotaAllocation]) -> None:
+    """Kecamatan quotas lie inside the batch's kabupaten quotas (when it has any) and fit in their seats."""
+    kabupaten = {a.region_id: a for a in allocations if a.kind == QuotaAllocation.Kind.KABUPATEN}
+    per_kabupaten = defaultdict(int)
+    for allocation in allocations:
+        if allocation.kind != QuotaAllocation.Kind.KECAMATAN:
+            continue
+        if kabupaten and allocation.region.parent_id not in kabupaten:
+            raise ValidationError(
+                {
+                    "region": _("Kecamatan %(kecamatan)s is not in a regency or city that has a quota in this batch.")
+                    % {"kecamatan": allocation.region.name}
+                }
+            )
+        per_kabupaten[allocation.region.parent_id] += allocation.seats
+    for region_id, seats in per_kabupaten.items():
+        parent = kabupaten.get(region_id)
+        if parent and seats > parent.seats:
+            raise ValidationError(
+                {
+                    "seats": _("The kecamatan of %(kabupaten)s would get %(seats)s seats, more than its %(quota)s.")
+                    % {"kabupaten": parent.region.name, "seats": seats, "quota": parent.seats}
+                }
+            )
 
 
 @transaction.atomic
@@ -462,7 +459,7 @@ def session_save(
     session.start_time = start_time
     session.end_time = end_time
     session.kind = kind
-    session.module = module if kind == Session.Kind.MATERI or module else None
+    session.module = module
     session.title = title.strip()
     session.jp = jp
     session.venue = venue.strip()

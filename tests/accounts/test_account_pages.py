@@ -213,7 +213,7 @@ def test_deactivate_and_activate_again(staff_client, world):
     )
     response = staff_client.post(reverse("accounts:account_link", args=[world.operator.pk]), follow=True)
     assert response.redirect_chain[-1][0] == reverse("accounts:account_list")
-    assert "inactive" in str(list(response.context["messages"])[-1])
+    assert "tidak aktif" in str(list(response.context["messages"])[-1])
 
     staff_client.post(url)
     world.operator.refresh_from_db()

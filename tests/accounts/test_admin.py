@@ -176,3 +176,20 @@ def test_staff_user_admin_is_scoped(client, world):
     assert "is_superuser" not in form.fields
     assert "role" not in form.fields
     assert list(form.fields["organiser"].queryset) == [world.upt]
+
+
+def test_organiser_staff_use_the_admin_by_their_role_alone(client, world):
+    """No permission rows: the role gives staff the reference-data models, and nothing of the accounts."""
+    assert not world.staff.user_permissions.exists() and not world.staff.groups.exists()
+    client.force_login(world.staff)
+    assert client.get(reverse("admin:trainings_program_changelist")).status_code == 200
+    assert client.get(reverse("admin:trainings_program_add")).status_code == 200
+    assert client.get(reverse("admin:pillars_pillartype_changelist")).status_code == 200
+    assert client.get(reverse("admin:pillars_region_add")).status_code == 403
+    assert client.get(reverse("admin:accounts_user_changelist")).status_code == 403
+
+
+def test_operators_and_facilitators_have_no_model_permissions(world):
+    for user in (world.operator, world.facilitator_user):
+        assert not user.has_perm("trainings.view_program")
+        assert not user.has_module_perms("trainings")

@@ -144,3 +144,24 @@ def test_password_reset_by_email(client, settings, mailoutbox, world):
     assert "http://testserver/akun/atur-sandi/" in message.body
     assert "dinsos.situbondo" in message.body
     assert "&amp;" not in message.body
+
+
+def test_behind_a_proxy_the_lockout_is_per_client_address(client, world, settings):
+    """Behind one reverse proxy every request comes from the proxy's address; the lockout must use the client
+    address the proxy forwards, or five bad guesses from anyone would lock the account for everybody."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    # The attacker also forges an X-Forwarded-For entry of the owner's address; the proxy appends the real one.
+    attacker = {"REMOTE_ADDR": "172.18.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.7, 203.0.113.9"}
+    owner = {"REMOTE_ADDR": "172.18.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    for _attempt in range(5):
+        response = client.post(LOGIN, {"username": "dinsos.situbondo", "password": "salah"}, **attacker)
+    assert response.status_code == 429
+    response = client.post(LOGIN, {"username": "dinsos.situbondo", "password": PASSWORD}, **owner)
+    assert response.status_code == 302
+
+
+def test_without_a_proxy_a_forged_forwarded_header_does_not_dodge_the_lockout(client, world):
+    for attempt in range(5):
+        forged = {"HTTP_X_FORWARDED_FOR": f"203.0.113.{attempt}"}
+        response = client.post(LOGIN, {"username": "dinsos.situbondo", "password": "salah"}, **forged)
+    assert response.status_code == 429

@@ -42,7 +42,7 @@ def test_create_operator(world):
 def test_duplicate_username_is_refused_whatever_the_case(world, username):
     with pytest.raises(ValidationError) as excinfo:
         services.account_create_operator(**operator_kwargs(world, username=username))
-    assert "already taken" in errors_of(excinfo)["username"][0]
+    assert "sudah digunakan" in errors_of(excinfo)["username"][0]
 
 
 @pytest.mark.parametrize(
@@ -103,14 +103,14 @@ def test_facilitator_of_another_organiser_is_refused(world):
         services.account_create_facilitator(
             created_by=world.staff, facilitator=world.other_free_facilitator, username="budi", email=""
         )
-    assert "another organiser" in errors_of(excinfo)["facilitator"][0]
+    assert "penyelenggara lain" in errors_of(excinfo)["facilitator"][0]
 
 
 def test_facilitator_already_linked_is_refused(world):
     linked = world.facilitator_user.facilitator
     with pytest.raises(ValidationError) as excinfo:
         services.account_create_facilitator(created_by=world.staff, facilitator=linked, username="dua", email="")
-    assert "already has an account" in errors_of(excinfo)["facilitator"][0]
+    assert "sudah memiliki akun" in errors_of(excinfo)["facilitator"][0]
     inactive = FacilitatorFactory(organiser=world.upt, is_active=False)
     with pytest.raises(ValidationError):
         services.account_create_facilitator(created_by=world.staff, facilitator=inactive, username="tiga", email="")
@@ -175,3 +175,12 @@ def test_set_active_is_scoped(world, actor, target):
     with pytest.raises(PermissionDenied):
         services.account_set_active(actor=getattr(world, actor), user=getattr(world, target), active=False)
     assert User.objects.get(pk=getattr(world, target).pk).is_active
+
+
+def test_an_email_longer_than_the_column_is_refused_with_a_message(world):
+    long_email = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".id"
+    assert len(long_email) > 254
+    with pytest.raises(ValidationError) as excinfo:
+        services.account_create_operator(**operator_kwargs(world, email=long_email))
+    assert "254" in errors_of(excinfo)["email"][0]
+    assert not User.objects.filter(username=operator_kwargs(world)["username"]).exists()

@@ -249,7 +249,7 @@ def test_batch_detail_lays_out_the_days_with_their_venues_and_sessions(upt):
         "Jejaring kerja",
     ]
     assert (detail.scheduled_jp, detail.program_jp) == (7, 12)
-    assert detail.jp_by_module == {blc.pk: 3, tupoksi.pk: 4}
+    assert [m.scheduled_jp for m in detail.modules] == [3, 4, 0]
     assert detail.allocated == {"kabupaten": 30, "kecamatan": 5, "pillar": 25}
     assert sorted((str(row.allocation.target), row.allocation.seats) for row in detail.quota_rows) == [
         ("Kabupaten Situbondo", 30),

@@ -767,3 +767,28 @@ def test_an_inactive_facilitator_cannot_be_booked(batch, module):
         add_session(batch, module, facilitators=[retired])
     assert "Purna Tugas" in text(excinfo)
     assert not batch.sessions.exists()
+
+
+def test_a_kabupaten_allocation_cannot_shrink_below_its_kecamatan_seats(batch):
+    situbondo = services.allocation_save(
+        batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=10, region=region("35.12")
+    )
+    services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KECAMATAN, seats=8, region=region("35.12.01"))
+    with pytest.raises(ValidationError) as excinfo:
+        services.allocation_save(
+            batch=batch, allocation=situbondo, kind=QuotaAllocation.Kind.KABUPATEN, seats=2, region=region("35.12")
+        )
+    assert error_keys(excinfo) == {"seats"}
+    situbondo.refresh_from_db()
+    assert situbondo.seats == 10
+
+
+def test_a_first_kabupaten_allocation_must_hold_the_existing_kecamatan_seats(batch):
+    services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KECAMATAN, seats=8, region=region("35.12.01"))
+    with pytest.raises(ValidationError) as excinfo:
+        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=5, region=region("35.12"))
+    assert error_keys(excinfo) == {"seats"}
+    with pytest.raises(ValidationError) as excinfo:
+        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=20, region=region("35.25"))
+    assert error_keys(excinfo) == {"region"}
+    assert not batch.allocations.filter(kind=QuotaAllocation.Kind.KABUPATEN).exists()

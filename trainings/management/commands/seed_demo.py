@@ -4,7 +4,6 @@ open for nomination, a two-venue draft bimtek, and one account per role. Safe to
 from datetime import date, time, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -37,11 +36,6 @@ FACILITATORS = [
     ("Rina Kusumawati", "", "Politeknik Kesejahteraan Sosial Bandung", Facilitator.Kind.NARASUMBER),
     ("Yusuf Hidayat", "", "Dinas Sosial Provinsi Jawa Timur", Facilitator.Kind.FASILITATOR),
 ]
-
-STAFF_PERMISSIONS = {
-    "pillars": ["pillartype", "organiser"],
-    "trainings": ["program", "module", "facilitator"],
-}
 
 
 class Command(BaseCommand):
@@ -118,7 +112,7 @@ class Command(BaseCommand):
         return user
 
     def _accounts(self, organiser, teaching: Facilitator) -> None:
-        staff = self._user(
+        self._user(
             "staf",
             first_name="Staf",
             last_name="UPT PTKS",
@@ -126,15 +120,6 @@ class Command(BaseCommand):
             organiser=organiser,
             is_staff=True,
         )
-        group, _ = Group.objects.get_or_create(name="Staf penyelenggara")
-        codenames = [
-            f"{action}_{model}"
-            for models in STAFF_PERMISSIONS.values()
-            for model in models
-            for action in ("add", "change", "view")
-        ] + ["view_region"]
-        group.permissions.set(Permission.objects.filter(codename__in=codenames))
-        staff.groups.add(group)
         self._user(
             "operator.situbondo",
             first_name="Operator",
