@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("akun/", include("accounts.urls")),
     path("pelatihan/", include("trainings.urls")),
+    path("peserta/", include("participants.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -38,6 +38,7 @@ class BatchForm(forms.ModelForm):
             "venue",
             "nomination_deadline",
             "quota_total",
+            "requires_assignment_letter",
             "notes",
         ]
         widgets = {

@@ -122,6 +122,11 @@ class Batch(models.Model):
     venue = models.CharField(_("venue"), max_length=200, help_text=_("The default venue for every day."))
     nomination_deadline = models.DateField(_("nomination deadline"), null=True, blank=True)
     quota_total = models.PositiveIntegerField(_("total quota"), default=0)
+    requires_assignment_letter = models.BooleanField(
+        _("assignment letter required"),
+        default=False,
+        help_text=_("Nominations of a regency/city are accepted only once its Dinsos has uploaded the letter."),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -120,6 +120,7 @@ class BatchDetail:
     modules: list
     scheduled_jp: int
     program_jp: int
+    filled: int
 
     @property
     def allocated_by_kind(self) -> list[tuple[str, int]]:
@@ -148,6 +149,9 @@ def batch_detail(*, user, pk: int) -> BatchDetail:
         ),
         pk=pk,
     )
+    from participants.services import QuotaState  # participants builds on trainings, not the reverse
+
+    quota = QuotaState.load(batch, allocations=batch.allocations.all())
     venues = {v.date: v.venue for v in batch.day_venues.all()}
     by_day = defaultdict(list)
     for session in batch.sessions.all():
@@ -166,8 +170,9 @@ def batch_detail(*, user, pk: int) -> BatchDetail:
     return BatchDetail(
         batch=batch,
         days=days,
-        # Seats filled come from enrolments once nomination exists; until then nothing is filled.
-        quota_rows=[QuotaRow(allocation=a, filled=0) for a in batch.allocations.all()],
+        # A seat is filled by every nomination that holds it: waiting for review, or accepted.
+        quota_rows=[QuotaRow(allocation=a, filled=taken) for a, _seats, taken in quota.seats_left()[1:]],
+        filled=quota.total,
         allocated=dict(allocated),
         modules=modules,
         scheduled_jp=sum(s.jp for s in batch.sessions.all()),

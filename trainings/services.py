@@ -59,6 +59,7 @@ def batch_create(
     venue: str,
     nomination_deadline: date | None = None,
     quota_total: int = 0,
+    requires_assignment_letter: bool = False,
     notes: str = "",
 ) -> Batch:
     _check_batch_fields(
@@ -78,6 +79,7 @@ def batch_create(
         venue=venue,
         nomination_deadline=nomination_deadline,
         quota_total=quota_total,
+        requires_assignment_letter=requires_assignment_letter,
         notes=notes,
     )
     batch.full_clean()
@@ -97,6 +99,7 @@ def batch_update(*, batch: Batch, **fields) -> Batch:
         "venue",
         "nomination_deadline",
         "quota_total",
+        "requires_assignment_letter",
         "notes",
     }
     unknown = set(fields) - allowed

@@ -312,8 +312,9 @@ def test_batch_detail_runs_a_fixed_number_of_queries(django_assert_num_queries):
         assert targets == ["Kabupaten Situbondo", "PSM"]
         assert heading == (detail.batch.program.title, upt.name)
     assert counts[5] == counts[50]
-    # batch (+ program, organiser), allocations, day venues, sessions (+ module), facilitators, modules
-    assert counts[50] == 6
+    # batch (+ program, organiser), allocations, day venues, sessions (+ module), facilitators, modules,
+    # and the seats taken per allocation
+    assert counts[50] == 7
 
 
 # ------------------------------------------------------------------------------------------- calendar_year

@@ -682,7 +682,7 @@ def make_sessions(batch, count: int, facilitators) -> None:
 
 # Session and user, then the batch, its allocations, day venues, sessions (with materi), their facilitators and
 # the program's materi.
-DETAIL_QUERIES = 8
+DETAIL_QUERIES = 9
 
 
 @pytest.mark.parametrize("sessions", [5, 50])

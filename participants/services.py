@@ -1,0 +1,496 @@
+"""Every write to people, nominations and enrolments. Single nominations, spreadsheet imports and staff
+decisions all go through here, so the quota, deadline and duplicate rules hold whichever door is used.
+
+Quotas hold under concurrency: every function that takes or frees a seat locks the batch row first, so
+nominations for one batch are decided one transaction after another."""
+
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pillars.models import PillarType, Region
+from trainings.models import Batch, QuotaAllocation
+
+from .models import (
+    Enrollment,
+    Nomination,
+    NominationEvent,
+    Person,
+    new_access_code,
+)
+from .nik import nik_check
+
+# ------------------------------------------------------------------------------------------- person data
+
+
+@dataclass
+class PersonData:
+    """What an operator enters about a person, by form or spreadsheet row."""
+
+    nik: str
+    full_name: str
+    gender: str
+    birth_place: str
+    birth_date: date
+    kabupaten: Region
+    pillar_type: PillarType
+    kecamatan: Region | None = None
+    village: str = ""
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    pillar_detail: str = ""
+    education: str = ""
+
+
+PERSON_FIELDS = [f.name for f in fields(PersonData)]
+
+
+def person_data_errors(data: PersonData, *, known_codes: set[str] | None = None) -> tuple[dict, list]:
+    """Field errors ({field: message}) and warnings for one person's data; no query when known_codes is given."""
+    errors, warnings = {}, []
+    for name in ("full_name", "gender", "birth_place"):
+        if not str(getattr(data, name) or "").strip():
+            errors[name] = _("This field is required.")
+    if data.birth_date is None:
+        errors["birth_date"] = _("This field is required.")
+    if data.pillar_type is None:
+        errors["pillar_type"] = _("Choose a pillar type.")
+    if data.kecamatan is not None and data.kabupaten is not None and data.kecamatan.parent_id != data.kabupaten.pk:
+        errors["kecamatan"] = _("Kecamatan %(kecamatan)s is not in %(kabupaten)s.") % {
+            "kecamatan": data.kecamatan.name,
+            "kabupaten": data.kabupaten.name,
+        }
+    try:
+        check = nik_check(
+            data.nik,
+            birth_date=data.birth_date if "birth_date" not in errors else None,
+            gender=data.gender or None,
+            known_codes=known_codes,
+        )
+    except ValidationError as error:
+        target = {"birth_date": "birth_date", "gender": "gender"}.get(error.code, "nik")
+        errors.setdefault(target, error.messages[0])
+    else:
+        data.nik = check.nik
+        warnings.extend(check.warnings)
+        if data.kabupaten is not None and check.kabupaten_code != data.kabupaten.code:
+            warnings.append(
+                _("The NIK was issued in another regency/city (%(code)s).") % {"code": check.kabupaten_code}
+            )
+    return errors, warnings
+
+
+def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, dict]:
+    """Create the person or correct their registry record; returns it and the changed fields (old, new)."""
+    values = {name: getattr(data, name) for name in PERSON_FIELDS if name != "nik"}
+    for name in ("full_name", "birth_place", "village", "address", "phone", "email", "pillar_detail"):
+        values[name] = (values[name] or "").strip()
+    if existing is None:
+        person = Person(nik=data.nik, **values)
+        person.full_clean()
+        person.save()
+        return person, {}
+    changes = {}
+    for name, value in values.items():
+        old = getattr(existing, name)
+        if old != value:
+            changes[name] = [_audit_value(old), _audit_value(value)]
+            setattr(existing, name, value)
+    if changes:
+        existing.full_clean()
+        existing.save()
+    return existing, changes
+
+
+def _audit_value(value):
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------ quota
+
+
+@dataclass
+class QuotaState:
+    """The seats taken in a batch, per allocation, while a submission is being decided. Built once (two
+    queries) and updated in memory, so a spreadsheet of 2,000 rows is checked without a query per row."""
+
+    batch: Batch
+    allocations: list
+    total: int = 0
+    by_region: Counter = field(default_factory=Counter)
+    by_pillar: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def load(cls, batch: Batch, allocations=None) -> "QuotaState":
+        """Pass `allocations` when they are already loaded (with region and pillar_type) to save a query."""
+        if allocations is None:
+            allocations = batch.allocations.select_related("region", "pillar_type")
+        state = cls(batch=batch, allocations=list(allocations))
+        active = batch.nominations.filter(status__in=Nomination.ACTIVE)
+        for row in active.values("kabupaten_id", "kecamatan_id", "pillar_type_id").annotate(n=Count("pk")):
+            state.total += row["n"]
+            state.by_region[row["kabupaten_id"]] += row["n"]
+            if row["kecamatan_id"]:
+                state.by_region[row["kecamatan_id"]] += row["n"]
+            state.by_pillar[row["pillar_type_id"]] += row["n"]
+        return state
+
+    def _allocation(self, kind, *, region_id=None, pillar_type_id=None):
+        for allocation in self.allocations:
+            if allocation.kind == kind and (
+                allocation.region_id == region_id if region_id else allocation.pillar_type_id == pillar_type_id
+            ):
+                return allocation
+        return None
+
+    def kabupaten_may_nominate(self, kabupaten: Region) -> bool:
+        kabupaten_allocations = [a for a in self.allocations if a.kind == QuotaAllocation.Kind.KABUPATEN]
+        if kabupaten_allocations:
+            return any(a.region_id == kabupaten.pk for a in kabupaten_allocations)
+        kecamatan_allocations = [a for a in self.allocations if a.kind == QuotaAllocation.Kind.KECAMATAN]
+        return not kecamatan_allocations or any(a.region.parent_id == kabupaten.pk for a in kecamatan_allocations)
+
+    def problem(
+        self, *, kabupaten: Region, kecamatan: Region | None, pillar_type: PillarType
+    ) -> tuple[str, str] | None:
+        """(field, message) if one more seat for this person would break a quota, else None."""
+        if self.total + 1 > self.batch.quota_total:
+            return "nik", _("The batch is full: all %(total)s seats are taken.") % {"total": self.batch.quota_total}
+        if not self.kabupaten_may_nominate(kabupaten):
+            return "nik", _("%(kabupaten)s has no quota in this batch.") % {"kabupaten": kabupaten.name}
+        allocation = self._allocation(QuotaAllocation.Kind.KABUPATEN, region_id=kabupaten.pk)
+        if allocation and self.by_region[kabupaten.pk] + 1 > allocation.seats:
+            return "nik", _("The quota of %(target)s (%(seats)s seats) is full.") % {
+                "target": kabupaten.name,
+                "seats": allocation.seats,
+            }
+        allocation = self._allocation(QuotaAllocation.Kind.PILLAR, pillar_type_id=pillar_type.pk)
+        if allocation and self.by_pillar[pillar_type.pk] + 1 > allocation.seats:
+            return "pillar_type", _("The quota of %(target)s (%(seats)s seats) is full.") % {
+                "target": pillar_type,
+                "seats": allocation.seats,
+            }
+        if kecamatan is not None:
+            allocation = self._allocation(QuotaAllocation.Kind.KECAMATAN, region_id=kecamatan.pk)
+            if allocation and self.by_region[kecamatan.pk] + 1 > allocation.seats:
+                return "kecamatan", _("The quota of kecamatan %(target)s (%(seats)s seats) is full.") % {
+                    "target": kecamatan.name,
+                    "seats": allocation.seats,
+                }
+        return None
+
+    def take(self, *, kabupaten, kecamatan, pillar_type, seats: int = 1) -> None:
+        self.total += seats
+        self.by_region[kabupaten.pk] += seats
+        if kecamatan is not None:
+            self.by_region[kecamatan.pk] += seats
+        self.by_pillar[pillar_type.pk] += seats
+
+    def seats_left(self) -> list[tuple[QuotaAllocation | None, int, int]]:
+        """(allocation or None for the total, seats, taken) for every allocation, the total first."""
+        rows = [(None, self.batch.quota_total, self.total)]
+        for allocation in self.allocations:
+            taken = (
+                self.by_pillar[allocation.pillar_type_id]
+                if allocation.kind == QuotaAllocation.Kind.PILLAR
+                else self.by_region[allocation.region_id]
+            )
+            rows.append((allocation, allocation.seats, taken))
+        return rows
+
+
+# -------------------------------------------------------------------------------------------- context
+
+
+@dataclass
+class NominationContext:
+    """What deciding on a set of NIKs for one batch needs to know, loaded in a fixed number of queries."""
+
+    batch: Batch
+    quota: QuotaState
+    people: dict  # nik -> Person
+    active: set  # NIKs holding a seat in this batch
+    overlapping: dict  # nik -> name of another batch at overlapping dates where they are enrolled
+    completed: set  # NIKs who already completed this program
+
+    @classmethod
+    def load(cls, batch: Batch, niks) -> "NominationContext":
+        niks = set(niks)
+        people = {p.nik: p for p in Person.objects.filter(nik__in=niks)}
+        active = set(
+            batch.nominations.filter(status__in=Nomination.ACTIVE, person__nik__in=niks).values_list(
+                "person__nik", flat=True
+            )
+        )
+        others = Enrollment.objects.filter(person__nik__in=niks).exclude(batch=batch).select_related("batch")
+        overlapping, completed = {}, set()
+        for enrollment in others.only(
+            "person__nik", "batch__name", "batch__start_date", "batch__end_date", "batch__program_id", "batch__status"
+        ):
+            other = enrollment.batch
+            nik = enrollment.person.nik
+            if other.start_date <= batch.end_date and other.end_date >= batch.start_date:
+                overlapping[nik] = other.name
+            if other.program_id == batch.program_id and other.status == Batch.Status.FINISHED:
+                completed.add(nik)
+        return cls(
+            batch=batch,
+            quota=QuotaState.load(batch),
+            people=people,
+            active=active,
+            overlapping=overlapping,
+            completed=completed,
+        )
+
+    def problems(self, *, kabupaten: Region, data: PersonData) -> tuple[dict, list]:
+        """Errors ({field: message}) and warnings of nominating this person now; data.nik must be compact."""
+        errors, warnings = {}, []
+        if data.nik in self.active:
+            errors["nik"] = _("This person is already nominated to this batch.")
+        elif data.nik in self.overlapping:
+            errors["nik"] = _("This person is enrolled in %(batch)s, at overlapping dates.") % {
+                "batch": self.overlapping[data.nik]
+            }
+        else:
+            problem = self.quota.problem(kabupaten=kabupaten, kecamatan=data.kecamatan, pillar_type=data.pillar_type)
+            if problem:
+                errors[problem[0]] = problem[1]
+        if data.nik in self.completed:
+            warnings.append(_("This person already completed this program."))
+        return errors, warnings
+
+    def take(self, *, kabupaten: Region, data: PersonData) -> None:
+        self.active.add(data.nik)
+        self.quota.take(kabupaten=kabupaten, kecamatan=data.kecamatan, pillar_type=data.pillar_type)
+
+
+# ------------------------------------------------------------------------------------------ who may
+
+
+def _lock_batch(batch: Batch) -> Batch:
+    return Batch.objects.select_for_update().get(pk=batch.pk)
+
+
+def nomination_window_open(*, actor, batch: Batch, today: date | None = None) -> bool:
+    """Operators add, withdraw and replace while nomination is open, until the deadline (inclusive);
+    the organiser's staff also later, as long as the batch is not finished."""
+    today = today or timezone.localdate()
+    if actor.is_organiser_staff and batch.organiser_id == actor.organiser_id:
+        return batch.status in (Batch.Status.NOMINATION_OPEN, Batch.Status.NOMINATION_CLOSED, Batch.Status.RUNNING)
+    if actor.is_operator:
+        deadline_ok = batch.nomination_deadline is None or today <= batch.nomination_deadline
+        return batch.status == Batch.Status.NOMINATION_OPEN and deadline_ok
+    return False
+
+
+def _check_may_nominate(*, actor, batch: Batch, kabupaten: Region, today: date | None) -> None:
+    if actor.is_operator and actor.kabupaten_id != kabupaten.pk:
+        raise PermissionDenied
+    if not (actor.is_operator or (actor.is_organiser_staff and batch.organiser_id == actor.organiser_id)):
+        raise PermissionDenied
+    if not nomination_window_open(actor=actor, batch=batch, today=today):
+        if batch.status == Batch.Status.NOMINATION_OPEN and actor.is_operator:
+            raise ValidationError(_("The nomination deadline has passed; ask the organiser's staff."))
+        raise ValidationError(_("This batch is not open for nomination."))
+
+
+def _event(nomination, action, actor, *, changes=None, note=""):
+    return NominationEvent(nomination=nomination, action=action, actor=actor, changes=changes or {}, note=note)
+
+
+# ------------------------------------------------------------------------------------------- nominate
+
+
+@transaction.atomic
+def nomination_submit(
+    *,
+    actor,
+    batch: Batch,
+    kabupaten: Region,
+    data: PersonData,
+    replaces: Nomination | None = None,
+    today: date | None = None,
+) -> tuple[Nomination, list]:
+    """Nominate one person (creating or correcting their registry record). Returns the nomination and the
+    warnings that did not block it."""
+    batch = _lock_batch(batch)
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today)
+    errors, warnings = person_data_errors(data)
+    if errors:
+        raise ValidationError(errors)
+    if replaces is not None:
+        _release_for_replacement(actor=actor, nomination=replaces, batch=batch)
+    context = NominationContext.load(batch, [data.nik])
+    errors, more_warnings = context.problems(kabupaten=kabupaten, data=data)
+    if errors:
+        raise ValidationError(errors)
+    person, changes = _person_save(data=data, existing=context.people.get(data.nik))
+    nomination = Nomination.objects.create(
+        batch=batch,
+        person=person,
+        kabupaten=kabupaten,
+        pillar_type=data.pillar_type,
+        kecamatan=data.kecamatan,
+        replaces=replaces,
+        nominated_by=actor,
+    )
+    events = [_event(nomination, NominationEvent.Action.CREATED, actor)]
+    if changes:
+        events.append(_event(nomination, NominationEvent.Action.PERSON_CHANGED, actor, changes=changes))
+    if replaces is not None:
+        events.append(
+            _event(
+                replaces,
+                NominationEvent.Action.REPLACED,
+                actor,
+                note=_("Replaced by %(name)s.") % {"name": person.full_name},
+            )
+        )
+    NominationEvent.objects.bulk_create(events)
+    return nomination, warnings + more_warnings
+
+
+def _release_for_replacement(*, actor, nomination: Nomination, batch: Batch) -> None:
+    nomination = Nomination.objects.select_for_update().get(pk=nomination.pk)
+    if nomination.batch_id != batch.pk:
+        raise ValidationError(_("This nomination belongs to another batch."))
+    allowed = {Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED}
+    if actor.is_organiser_staff:
+        allowed.add(Nomination.Status.ACCEPTED)
+    if nomination.status not in allowed:
+        raise ValidationError(
+            _("A nomination with status “%(status)s” cannot be replaced.") % {"status": nomination.get_status_display()}
+        )
+    _drop_enrollment(nomination)
+    nomination.status = Nomination.Status.REPLACED
+    nomination.save(update_fields=["status"])
+
+
+def nomination_replace(*, actor, nomination: Nomination, data: PersonData, today: date | None = None):
+    """Put another person in the place of a nominee; both records are kept, linked."""
+    return nomination_submit(
+        actor=actor,
+        batch=nomination.batch,
+        kabupaten=nomination.kabupaten,
+        data=data,
+        replaces=nomination,
+        today=today,
+    )
+
+
+def _drop_enrollment(nomination: Nomination) -> None:
+    if nomination.status == Nomination.Status.ACCEPTED:
+        Enrollment.objects.filter(nomination=nomination).delete()
+
+
+@transaction.atomic
+def nomination_withdraw(*, actor, nomination: Nomination, reason: str = "", today: date | None = None) -> Nomination:
+    batch = _lock_batch(nomination.batch)
+    nomination = Nomination.objects.select_for_update().get(pk=nomination.pk)
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=nomination.kabupaten, today=today)
+    allowed = {Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED}
+    if actor.is_organiser_staff:
+        allowed.add(Nomination.Status.ACCEPTED)
+    if nomination.status not in allowed:
+        raise ValidationError(
+            _("A nomination with status “%(status)s” cannot be withdrawn.")
+            % {"status": nomination.get_status_display()}
+        )
+    _drop_enrollment(nomination)
+    nomination.status = Nomination.Status.WITHDRAWN
+    nomination.save(update_fields=["status"])
+    _event(nomination, NominationEvent.Action.WITHDRAWN, actor, note=reason.strip()).save()
+    return nomination
+
+
+# --------------------------------------------------------------------------------------------- review
+
+
+class Decision:
+    ACCEPT = "accept"
+    REJECT = "reject"
+    REQUEST_REPLACEMENT = "replace"
+    CHOICES = (ACCEPT, REJECT, REQUEST_REPLACEMENT)
+
+
+def _unique_access_codes(count: int) -> list[str]:
+    codes: set[str] = set()
+    while len(codes) < count:
+        batch_of_codes = {new_access_code() for _ in range(count - len(codes))}
+        taken = set(Enrollment.objects.filter(access_code__in=batch_of_codes).values_list("access_code", flat=True))
+        codes |= batch_of_codes - taken
+    return list(codes)
+
+
+@transaction.atomic
+def nominations_decide(*, actor, batch: Batch, nomination_ids, decision: str, reason: str = "") -> list[Nomination]:
+    """Accept, reject (with a reason) or ask for a replacement (with a reason), one or many at once.
+    Accepted nominations become enrolments with a personal access code. All or nothing."""
+    batch = _lock_batch(batch)
+    if not (actor.is_organiser_staff and batch.organiser_id == actor.organiser_id):
+        raise PermissionDenied
+    if batch.status == Batch.Status.FINISHED:
+        raise ValidationError(_("This batch is finished; its participants can no longer change."))
+    if decision not in Decision.CHOICES:
+        raise ValidationError(_("Unknown decision."))
+    reason = reason.strip()
+    if decision != Decision.ACCEPT and not reason:
+        raise ValidationError({"reason": _("Give a reason; the Dinsos operator will see it.")})
+    nominations = list(
+        batch.nominations.select_for_update(of=("self",))
+        .filter(pk__in=list(nomination_ids))
+        .select_related("person", "kabupaten")
+        .order_by("pk")
+    )
+    if not nominations:
+        raise ValidationError(_("Choose at least one nomination."))
+    not_pending = [n for n in nominations if n.status != Nomination.Status.PENDING]
+    if not_pending:
+        raise ValidationError(
+            _("Only nominations waiting for review can be decided; %(name)s is “%(status)s”.")
+            % {"name": not_pending[0].person.full_name, "status": not_pending[0].get_status_display()}
+        )
+    if decision == Decision.ACCEPT and batch.requires_assignment_letter:
+        with_letter = set(batch.assignment_letters.values_list("kabupaten_id", flat=True))
+        missing = sorted({n.kabupaten.name for n in nominations if n.kabupaten_id not in with_letter})
+        if missing:
+            raise ValidationError(
+                _("The assignment letter of %(kabupaten)s is missing; it is required for this batch.")
+                % {"kabupaten": ", ".join(missing)}
+            )
+    now = timezone.now()
+    status = {
+        Decision.ACCEPT: Nomination.Status.ACCEPTED,
+        Decision.REJECT: Nomination.Status.REJECTED,
+        Decision.REQUEST_REPLACEMENT: Nomination.Status.REPLACEMENT_REQUESTED,
+    }[decision]
+    action = {
+        Decision.ACCEPT: NominationEvent.Action.ACCEPTED,
+        Decision.REJECT: NominationEvent.Action.REJECTED,
+        Decision.REQUEST_REPLACEMENT: NominationEvent.Action.REPLACEMENT_REQUESTED,
+    }[decision]
+    for nomination in nominations:
+        nomination.status = status
+        nomination.reason = reason
+        nomination.decided_by = actor
+        nomination.decided_at = now
+    Nomination.objects.bulk_update(nominations, ["status", "reason", "decided_by", "decided_at"])
+    if decision == Decision.ACCEPT:
+        codes = _unique_access_codes(len(nominations))
+        Enrollment.objects.bulk_create(
+            Enrollment(batch=batch, person=n.person, nomination=n, access_code=code)
+            for n, code in zip(nominations, codes, strict=True)
+        )
+    NominationEvent.objects.bulk_create(_event(n, action, actor, note=reason) for n in nominations)
+    return nominations
