@@ -72,7 +72,8 @@ def nik_check(
         )
     day, month = int(nik[6:8]), int(nik[8:10])
     nik_gender = FEMALE if day > 40 else MALE
-    if not (1 <= day % 40 <= 31 and 1 <= month <= 12):
+    # Men are born on days 01–31, women on 41–71; stdnum's modulo would also take 81–99.
+    if not (1 <= day <= 31 or 41 <= day <= 71) or not 1 <= month <= 12:
         raise ValidationError(
             _("NIK digits 7–12 (%(digits)s) are not a date of birth (DDMMYY, day + 40 for women).")
             % {"digits": nik[6:12]},

@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from participants.demo import SITUBONDO_PILLARS, demo_people
+from participants.services import Decision, nomination_submit, nominations_decide
 from pillars.models import Organiser, PillarType, Region
 from trainings import services
 from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
@@ -51,9 +53,9 @@ class Command(BaseCommand):
             organiser = self._organiser()
             program = self._program(organiser)
             facilitators = self._facilitators(organiser)
-            self._accounts(organiser, facilitators[0])
-            self._situbondo(organiser, program, facilitators)
-            self._upcoming(organiser, program, facilitators)
+            staff, situbondo = self._accounts(organiser, facilitators[0])
+            self._situbondo(organiser, program, facilitators, staff=staff, operator=situbondo)
+            self._upcoming(organiser, program, facilitators, operator=situbondo)
             self._probolinggo(organiser, program, facilitators)
         self.stdout.write(
             self.style.SUCCESS(
@@ -111,8 +113,9 @@ class Command(BaseCommand):
         user.save()
         return user
 
-    def _accounts(self, organiser, teaching: Facilitator) -> None:
-        self._user(
+    def _accounts(self, organiser, teaching: Facilitator) -> tuple[User, User]:
+        """The demo accounts; returns the staff member and the Situbondo operator."""
+        staff = self._user(
             "staf",
             first_name="Staf",
             last_name="UPT PTKS",
@@ -120,7 +123,7 @@ class Command(BaseCommand):
             organiser=organiser,
             is_staff=True,
         )
-        self._user(
+        situbondo = self._user(
             "operator.situbondo",
             first_name="Operator",
             last_name="Dinsos Situbondo",
@@ -141,6 +144,7 @@ class Command(BaseCommand):
             Facilitator.objects.filter(user=widyaiswara).update(user=None)
             teaching.user = widyaiswara
             teaching.save(update_fields=["user"])
+        return staff, situbondo
 
     def _timetable(self, batch, facilitators) -> None:
         """Draft the timetable from the curriculum and give each materi a facilitator in turn."""
@@ -159,7 +163,7 @@ class Command(BaseCommand):
                 facilitators=[facilitators[session.module.order % len(facilitators)]],
             )
 
-    def _situbondo(self, organiser, program, facilitators) -> None:
+    def _situbondo(self, organiser, program, facilitators, *, staff, operator) -> None:
         name = "Angkatan I Tahun 2025 · Kabupaten Situbondo"
         if Batch.objects.filter(organiser=organiser, name=name).exists():
             return
@@ -213,11 +217,18 @@ class Command(BaseCommand):
             title="Penutupan",
         )
         services.batch_open_nominations(batch=batch, today=date(2025, 9, 22))
+        nominated = [
+            nomination_submit(
+                actor=operator, batch=batch, kabupaten=operator.kabupaten, data=person, today=date(2025, 9, 29)
+            )[0].pk
+            for person in demo_people(kabupaten_code="35.12", pillars=SITUBONDO_PILLARS, seed=2025)
+        ]
+        nominations_decide(actor=staff, batch=batch, nomination_ids=nominated, decision=Decision.ACCEPT)
         services.batch_close_nominations(batch=batch)
         services.batch_start(batch=batch, today=date(2025, 10, 13))
         services.batch_finish(batch=batch, today=date(2025, 10, 16))
 
-    def _upcoming(self, organiser, program, facilitators) -> None:
+    def _upcoming(self, organiser, program, facilitators, *, operator) -> None:
         name = "Angkatan Sinergitas Pilar Sosial · Situbondo, Gresik, Probolinggo"
         if Batch.objects.filter(organiser=organiser, name=name).exists():
             return
@@ -249,6 +260,11 @@ class Command(BaseCommand):
             )
         self._timetable(batch, facilitators[1:] + facilitators[:1])
         services.batch_open_nominations(batch=batch)
+        pending = demo_people(
+            kabupaten_code="35.12", pillars=[("psm", 3), ("tksk", 2), ("karang-taruna", 1)], seed=2026, first_serial=101
+        )
+        for person in pending:
+            nomination_submit(actor=operator, batch=batch, kabupaten=operator.kabupaten, data=person)
 
     def _probolinggo(self, organiser, program, facilitators) -> None:
         """A two-day bimtek at two venues with quotas per pillar and kecamatan (Probolinggo, December 2019)."""

@@ -1,0 +1,228 @@
+"""The nomination rules, whichever door a nomination comes through (participants.services)."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from participants import services
+from participants.models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
+from tests.factories import BatchFactory, OperatorFactory, StaffFactory, pillar, region
+from trainings.models import Batch, QuotaAllocation
+
+pytestmark = pytest.mark.django_db
+
+BEFORE_DEADLINE, DEADLINE, AFTER_DEADLINE = date(2025, 9, 1), date(2025, 10, 3), date(2025, 10, 4)
+
+
+def data(serial=1, **overrides) -> services.PersonData:
+    values = {
+        "nik": f"351201170885{serial:04d}",
+        "full_name": f"Peserta {serial}",
+        "gender": "L",
+        "birth_place": "Situbondo",
+        "birth_date": date(1985, 8, 17),
+        "kabupaten": region("35.12"),
+        "pillar_type": pillar("psm"),
+        "kecamatan": region("35.12.01"),
+    }
+    values.update(overrides)
+    return services.PersonData(**values)
+
+
+@pytest.fixture
+def staff():
+    return StaffFactory()
+
+
+@pytest.fixture
+def operator():
+    return OperatorFactory(username="operator.situbondo")
+
+
+@pytest.fixture
+def batch(staff):
+    batch = BatchFactory(
+        organiser=staff.organiser, status=Batch.Status.NOMINATION_OPEN, quota_total=10, nomination_deadline=DEADLINE
+    )
+    QuotaAllocation.objects.create(batch=batch, kind="kabupaten", region=region("35.12"), seats=6)
+    QuotaAllocation.objects.create(batch=batch, kind="kabupaten", region=region("35.25"), seats=4)
+    return batch
+
+
+def submit(actor, batch, person_data, today=BEFORE_DEADLINE, kabupaten=None):
+    return services.nomination_submit(
+        actor=actor, batch=batch, kabupaten=kabupaten or region("35.12"), data=person_data, today=today
+    )
+
+
+def keys(excinfo):
+    return set(excinfo.value.message_dict)
+
+
+def test_a_nomination_creates_the_person_and_records_who_did_it(batch, operator):
+    nomination, warnings = submit(operator, batch, data())
+    assert warnings == []
+    assert nomination.status == Nomination.Status.PENDING
+    assert nomination.person.nik == "3512011708850001"
+    assert list(nomination.events.values_list("action", "actor")) == [("created", operator.pk)]
+
+
+def test_the_deadline_day_is_still_open_and_the_day_after_is_not_for_operators(batch, operator, staff):
+    submit(operator, batch, data(1), today=DEADLINE)
+    with pytest.raises(ValidationError):
+        submit(operator, batch, data(2), today=AFTER_DEADLINE)
+    submit(staff, batch, data(2), today=AFTER_DEADLINE)  # staff still can
+    assert batch.nominations.count() == 2
+
+
+def test_operators_nominate_only_for_their_own_kabupaten(batch, operator):
+    with pytest.raises(PermissionDenied):
+        submit(operator, batch, data(kabupaten=region("35.25")), kabupaten=region("35.25"))
+
+
+def test_a_kabupaten_without_quota_is_refused(batch, staff):
+    with pytest.raises(ValidationError) as excinfo:
+        submit(staff, batch, data(kabupaten=region("35.13"), kecamatan=None), kabupaten=region("35.13"))
+    assert keys(excinfo) == {"nik"}
+
+
+def test_kabupaten_pillar_and_kecamatan_quotas_each_hold(batch, operator):
+    QuotaAllocation.objects.create(batch=batch, kind="pillar", pillar_type=pillar("tksk"), seats=1)
+    QuotaAllocation.objects.create(batch=batch, kind="kecamatan", region=region("35.12.02"), seats=1)
+    submit(operator, batch, data(1, pillar_type=pillar("tksk")))
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(2, pillar_type=pillar("tksk")))
+    assert keys(excinfo) == {"pillar_type"}
+    submit(operator, batch, data(3, kecamatan=region("35.12.02")))
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(4, kecamatan=region("35.12.02")))
+    assert keys(excinfo) == {"kecamatan"}
+    for serial in range(5, 9):
+        submit(operator, batch, data(serial))
+    with pytest.raises(ValidationError) as excinfo:  # Situbondo's 6 seats are taken
+        submit(operator, batch, data(9))
+    assert "6" in excinfo.value.message_dict["nik"][0]
+    assert batch.nominations.filter(status__in=Nomination.ACTIVE).count() == 6
+
+
+def test_the_same_person_cannot_hold_two_seats(batch, operator):
+    submit(operator, batch, data(1))
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(1))
+    assert keys(excinfo) == {"nik"}
+
+
+def test_someone_enrolled_in_an_overlapping_batch_is_refused(batch, operator, staff):
+    other = BatchFactory(
+        organiser=staff.organiser,
+        status=Batch.Status.NOMINATION_OPEN,
+        start_date=date(2025, 10, 15),
+        end_date=date(2025, 10, 18),
+        nomination_deadline=DEADLINE,
+    )
+    nomination, _warnings = submit(operator, other, data(1))
+    services.nominations_decide(actor=staff, batch=other, nomination_ids=[nomination.pk], decision="accept")
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(1))
+    assert other.name in excinfo.value.message_dict["nik"][0]
+
+
+def test_warnings_do_not_block(batch, operator, staff):
+    finished = BatchFactory(organiser=staff.organiser, program=batch.program, start_date=date(2024, 5, 6),
+                            end_date=date(2024, 5, 9), status=Batch.Status.NOMINATION_OPEN, nomination_deadline=None)
+    earlier, _warnings = submit(staff, finished, data(1))
+    services.nominations_decide(actor=staff, batch=finished, nomination_ids=[earlier.pk], decision="accept")
+    Batch.objects.filter(pk=finished.pk).update(status=Batch.Status.FINISHED)
+    # Completed the program before, and a NIK issued in Gresik.
+    nomination, warnings = submit(operator, batch, data(1, nik="3525101708850001"))
+    assert nomination.pk and len(warnings) == 1
+    nomination, warnings = submit(operator, batch, data(1))
+    assert len(warnings) == 1 and nomination.person.nominations.count() == 2
+
+
+def test_corrections_update_the_registry_and_are_recorded(batch, operator):
+    first, _warnings = submit(operator, batch, data(1))
+    services.nomination_withdraw(actor=operator, nomination=first, today=BEFORE_DEADLINE)
+    again, _warnings = submit(operator, batch, data(1, full_name="Peserta Satu", phone="0812 3456 7890"))
+    person = Person.objects.get(nik="3512011708850001")
+    assert (person.full_name, person.phone) == ("Peserta Satu", "0812 3456 7890")
+    event = again.events.get(action=NominationEvent.Action.PERSON_CHANGED)
+    assert event.changes["full_name"] == ["Peserta 1", "Peserta Satu"]
+
+
+def test_withdraw_and_replace_keep_both_records(batch, operator):
+    first, _warnings = submit(operator, batch, data(1))
+    second, _warnings = submit(operator, batch, data(2))
+    services.nomination_withdraw(actor=operator, nomination=first, reason="sakit", today=BEFORE_DEADLINE)
+    replacement, _warnings = services.nomination_replace(
+        actor=operator, nomination=second, data=data(3), today=BEFORE_DEADLINE
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Nomination.Status.WITHDRAWN
+    assert second.status == Nomination.Status.REPLACED and replacement.replaces == second
+    assert batch.nominations.count() == 3
+    assert batch.nominations.filter(status__in=Nomination.ACTIVE).count() == 1
+    with pytest.raises(ValidationError):
+        services.nomination_withdraw(actor=operator, nomination=first, today=BEFORE_DEADLINE)
+
+
+def test_after_the_deadline_only_staff_withdraw(batch, operator, staff):
+    nomination, _warnings = submit(operator, batch, data(1))
+    with pytest.raises(ValidationError):
+        services.nomination_withdraw(actor=operator, nomination=nomination, today=AFTER_DEADLINE)
+    services.nomination_withdraw(actor=staff, nomination=nomination, today=AFTER_DEADLINE)
+
+
+def test_accepting_enrols_with_distinct_unambiguous_codes(batch, operator, staff):
+    ids = [submit(operator, batch, data(serial))[0].pk for serial in range(1, 6)]
+    services.nominations_decide(actor=staff, batch=batch, nomination_ids=ids, decision="accept")
+    codes = list(Enrollment.objects.values_list("access_code", flat=True))
+    assert len(set(codes)) == 5
+    assert all(len(code) == 8 and not set(code) & set("0O1IL5S2Z") for code in codes)
+
+
+def test_reject_and_replacement_requests_need_a_reason(batch, operator, staff):
+    nomination, _warnings = submit(operator, batch, data(1))
+    for decision in ("reject", "replace"):
+        with pytest.raises(ValidationError) as excinfo:
+            services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision=decision)
+        assert keys(excinfo) == {"reason"}
+    services.nominations_decide(
+        actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="replace", reason="Bukan pilar PSM"
+    )
+    nomination.refresh_from_db()
+    assert nomination.status == Nomination.Status.REPLACEMENT_REQUESTED and nomination.reason == "Bukan pilar PSM"
+
+
+def test_the_assignment_letter_can_be_required_before_accepting(batch, operator, staff):
+    Batch.objects.filter(pk=batch.pk).update(requires_assignment_letter=True)
+    nomination, _warnings = submit(operator, batch, data(1))
+    with pytest.raises(ValidationError) as excinfo:
+        services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
+    assert "Situbondo" in excinfo.value.messages[0]
+    AssignmentLetter.objects.create(
+        batch=batch, kabupaten=region("35.12"), file="letters/x.pdf", original_name="surat.pdf",
+        content_type="application/pdf", uploaded_by=operator,
+    )
+    services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
+    assert Enrollment.objects.filter(nomination=nomination).exists()
+
+
+def test_decisions_are_all_or_nothing_and_only_on_pending(batch, operator, staff):
+    first, _warnings = submit(operator, batch, data(1))
+    second, _warnings = submit(operator, batch, data(2))
+    services.nominations_decide(actor=staff, batch=batch, nomination_ids=[first.pk], decision="accept")
+    with pytest.raises(ValidationError):
+        services.nominations_decide(actor=staff, batch=batch, nomination_ids=[first.pk, second.pk], decision="accept")
+    second.refresh_from_db()
+    assert second.status == Nomination.Status.PENDING
+    assert Enrollment.objects.count() == 1
+
+
+def test_only_the_batch_staff_decide(batch, operator):
+    nomination, _warnings = submit(operator, batch, data(1))
+    for actor in (operator, StaffFactory()):
+        with pytest.raises(PermissionDenied):
+            services.nominations_decide(actor=actor, batch=batch, nomination_ids=[nomination.pk], decision="accept")
