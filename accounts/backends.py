@@ -13,6 +13,8 @@ STAFF_MODEL_PERMISSIONS = {
         "batch": {"view", "change"},
         "session": {"view"},
     },
+    # Read-only: nominations and enrolments change only through the review pages and their services.
+    "participants": {"person": {"view"}, "nomination": {"view"}, "nominationevent": {"view"}, "enrollment": {"view"}},
 }
 
 

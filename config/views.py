@@ -14,7 +14,9 @@ def home(request):
     user = request.user
     if user.is_organiser_staff:
         return redirect("trainings:batch_list")
-    if user.is_operator or user.is_facilitator:
+    if user.is_operator:
+        return redirect("participants:nominations_home")
+    if user.is_facilitator:
         return redirect("trainings:my_batches")
     return render(request, "no_role.html")
 

@@ -57,3 +57,6 @@ rules.add_perm(
 rules.add_perm("participants.person.view", rules.is_authenticated & (is_organiser_staff | is_person_operator))
 rules.add_perm("participants.person.personal_data", rules.is_authenticated & (is_organiser_staff | is_person_operator))
 rules.add_perm("participants.nominations.home", rules.is_authenticated & is_operator)
+# The batch's participant list: staff of the batch see everyone, an operator of a kabupaten that sends
+# participants sees their own (the list itself is scoped by selectors.enrollments_visible_to).
+rules.add_perm("participants.enrollments.view", rules.is_authenticated & (is_batch_staff | is_nominating_operator))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -18,9 +19,11 @@ from pillars.models import PillarType, Region
 from trainings.models import Batch, QuotaAllocation
 
 from .models import (
+    AssignmentLetter,
     Enrollment,
     Nomination,
     NominationEvent,
+    NominationUpload,
     Person,
     new_access_code,
 )
@@ -109,6 +112,14 @@ def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, 
     return existing, changes
 
 
+def may_correct_registry(actor, person: Person | None) -> bool:
+    """Staff correct any registry record; an operator only the records of their own kabupaten's people, so a
+    nomination from elsewhere cannot rewrite someone's data (or move them to another kabupaten)."""
+    if person is None or actor.is_organiser_staff:
+        return True
+    return actor.is_operator and person.kabupaten_id == actor.kabupaten_id
+
+
 def _audit_value(value):
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -139,12 +150,25 @@ class QuotaState:
         state = cls(batch=batch, allocations=list(allocations))
         active = batch.nominations.filter(status__in=Nomination.ACTIVE)
         for row in active.values("kabupaten_id", "kecamatan_id", "pillar_type_id").annotate(n=Count("pk")):
-            state.total += row["n"]
-            state.by_region[row["kabupaten_id"]] += row["n"]
-            if row["kecamatan_id"]:
-                state.by_region[row["kecamatan_id"]] += row["n"]
-            state.by_pillar[row["pillar_type_id"]] += row["n"]
+            state._count(row)
         return state
+
+    @classmethod
+    def load_many(cls, batches) -> dict[int, "QuotaState"]:
+        """The states of several batches (by batch id) in one query; their allocations must be prefetched
+        (with region and pillar_type)."""
+        states = {batch.pk: cls(batch=batch, allocations=list(batch.allocations.all())) for batch in batches}
+        active = Nomination.objects.filter(batch_id__in=list(states), status__in=Nomination.ACTIVE)
+        for row in active.values("batch_id", "kabupaten_id", "kecamatan_id", "pillar_type_id").annotate(n=Count("pk")):
+            states[row["batch_id"]]._count(row)
+        return states
+
+    def _count(self, row) -> None:
+        self.total += row["n"]
+        self.by_region[row["kabupaten_id"]] += row["n"]
+        if row["kecamatan_id"]:
+            self.by_region[row["kecamatan_id"]] += row["n"]
+        self.by_pillar[row["pillar_type_id"]] += row["n"]
 
     def _allocation(self, kind, *, region_id=None, pillar_type_id=None):
         for allocation in self.allocations:
@@ -181,7 +205,14 @@ class QuotaState:
                 "target": pillar_type,
                 "seats": allocation.seats,
             }
-        if kecamatan is not None:
+        if kecamatan is None:
+            # With quotas per kecamatan, every nominee of that kabupaten must say which kecamatan is theirs.
+            if any(
+                a.kind == QuotaAllocation.Kind.KECAMATAN and a.region.parent_id == kabupaten.pk
+                for a in self.allocations
+            ):
+                return "kecamatan", _("This batch has quotas per kecamatan: choose the kecamatan.")
+        else:
             allocation = self._allocation(QuotaAllocation.Kind.KECAMATAN, region_id=kecamatan.pk)
             if allocation and self.by_region[kecamatan.pk] + 1 > allocation.seats:
                 return "kecamatan", _("The quota of kecamatan %(target)s (%(seats)s seats) is full.") % {
@@ -330,12 +361,22 @@ def nomination_submit(
     if errors:
         raise ValidationError(errors)
     if replaces is not None:
+        if replaces.person.nik == data.nik:
+            raise ValidationError({"nik": _("A nominee cannot be replaced by the same person.")})
         _release_for_replacement(actor=actor, nomination=replaces, batch=batch)
     context = NominationContext.load(batch, [data.nik])
     errors, more_warnings = context.problems(kabupaten=kabupaten, data=data)
     if errors:
         raise ValidationError(errors)
-    person, changes = _person_save(data=data, existing=context.people.get(data.nik))
+    existing = context.people.get(data.nik)
+    if may_correct_registry(actor, existing):
+        person, changes = _person_save(data=data, existing=existing)
+    else:
+        person, changes = existing, {}
+        more_warnings.append(
+            _("%(name)s is registered by another regency/city; their registry record was not changed.")
+            % {"name": existing.full_name}
+        )
     nomination = Nomination.objects.create(
         batch=batch,
         person=person,
@@ -494,3 +535,243 @@ def nominations_decide(*, actor, batch: Batch, nomination_ids, decision: str, re
         )
     NominationEvent.objects.bulk_create(_event(n, action, actor, note=reason) for n in nominations)
     return nominations
+
+
+# ------------------------------------------------------------------------------------- assignment letter
+
+LETTER_MAX_BYTES = 5 * 1024 * 1024
+# Recognised by their first bytes, not by the name the file was given: (signature, content type).
+LETTER_SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+
+
+def letter_content_type(file) -> str | None:
+    """The content type of an uploaded letter judged by its first bytes: PDF, PNG, JPEG, or None."""
+    file.seek(0)
+    head = file.read(8)
+    file.seek(0)
+    return next((content_type for signature, content_type in LETTER_SIGNATURES if head.startswith(signature)), None)
+
+
+@transaction.atomic
+def assignment_letter_upload(*, actor, batch: Batch, kabupaten: Region, file, today: date | None = None):
+    """Attach a kabupaten's assignment letter to its nominations for a batch (PDF, JPEG or PNG, at most
+    5 MB), replacing the letter it sent before. Same window as nominating: operators until the deadline."""
+    batch = _lock_batch(batch)
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today)
+    if not file.size:
+        raise ValidationError({"file": _("The file is empty.")})
+    if file.size > LETTER_MAX_BYTES:
+        raise ValidationError(
+            {"file": _("The file is %(size).1f MB; at most 5 MB is accepted.") % {"size": file.size / 1024 / 1024}}
+        )
+    content_type = letter_content_type(file)
+    if content_type is None:
+        raise ValidationError({"file": _("The letter must be a PDF, JPG or PNG file; this file is none of these.")})
+    letter = AssignmentLetter.objects.select_for_update().filter(batch=batch, kabupaten=kabupaten).first()
+    previous = letter.file.name if letter else None
+    if letter is None:
+        letter = AssignmentLetter(batch=batch, kabupaten=kabupaten)
+    letter.original_name = (file.name or "letter").rsplit("/", 1)[-1][-200:]
+    letter.content_type = content_type
+    letter.uploaded_by = actor
+    letter.uploaded_at = timezone.now()
+    letter.file.save(letter.original_name, file, save=False)
+    letter.save()
+    if previous:
+        storage = letter.file.storage
+        transaction.on_commit(lambda: storage.delete(previous))
+    return letter
+
+
+# ------------------------------------------------------------------------------------ spreadsheet upload
+
+REGISTRY_RELATED = ("kabupaten", "kecamatan", "pillar_type")
+REGISTRY_TEXT = ("full_name", "birth_place", "village", "address", "phone", "email", "pillar_detail")
+
+
+def _registry_values(data: PersonData) -> dict:
+    """The registry fields of a person as saving `data` writes them (as _person_save does)."""
+    values = {name: getattr(data, name) for name in PERSON_FIELDS if name != "nik"}
+    for name in REGISTRY_TEXT:
+        values[name] = (values[name] or "").strip()
+    return values
+
+
+def person_registry_changes(person: Person, data: PersonData) -> dict:
+    """{field: (old, new)} that saving `data` would correct in the person's record. Related records are
+    compared by id (the old value is the id), so checking 2,000 rows costs no query."""
+    changes = {}
+    for name, value in _registry_values(data).items():
+        if name in REGISTRY_RELATED:
+            differs = getattr(person, f"{name}_id") != (value.pk if value is not None else None)
+            old = getattr(person, f"{name}_id")
+        else:
+            old = getattr(person, name)
+            differs = old != value
+        if differs:
+            changes[name] = (old, value)
+    return changes
+
+
+def nomination_upload_check(
+    *, actor, batch: Batch, kabupaten: Region, file, today: date | None = None
+) -> NominationUpload:
+    """Read an uploaded spreadsheet (.xlsx or .csv) and check every row as nominating it now would; keep the
+    file and the report. Writes no nomination: that waits for nomination_upload_confirm(). A file that is too
+    big, too long, not a spreadsheet or without the template's columns is refused (ValidationError on "file")."""
+    from .imports import check_rows, check_upload_file, read_spreadsheet  # imports.py builds on this module
+
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today)
+    name = (file.name or "peserta.xlsx").replace("\\", "/").rsplit("/", 1)[-1]
+    check_upload_file(name=name, size=file.size)
+    file.seek(0)
+    content = file.read()
+    check = check_rows(read_spreadsheet(content, name), batch=batch, kabupaten=kabupaten)
+    report = check.report()
+    upload = NominationUpload(
+        batch=batch,
+        kabupaten=kabupaten,
+        original_name=name[-200:],
+        report=report,
+        rows_total=report["rows_total"],
+        rows_valid=report["rows_valid"],
+        uploaded_by=actor,
+    )
+    upload.file.save(name, ContentFile(content), save=False)
+    upload.save()
+    return upload
+
+
+def _check_upload_open(upload: NominationUpload) -> None:
+    if upload.status == NominationUpload.Status.CONFIRMED:
+        raise ValidationError(_("This file was imported already."), code="confirmed")
+    if upload.status == NominationUpload.Status.DISCARDED:
+        raise ValidationError(_("This file was discarded; upload it again."), code="discarded")
+
+
+@transaction.atomic
+def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | None = None) -> NominationUpload:
+    """Nominate the rows of a checked upload that the preview showed as valid and that are still valid now:
+    they are checked again under the batch lock, counting quotas in file order. People new to the registry
+    are created, known people corrected (a PERSON_CHANGED event keeps old and new). All in one transaction;
+    an upload is imported once."""
+    from .imports import check_rows, read_spreadsheet  # imports.py builds on this module
+
+    batch = _lock_batch(upload.batch)
+    upload = NominationUpload.objects.select_for_update().select_related("kabupaten").get(pk=upload.pk)
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=upload.kabupaten, today=today)
+    _check_upload_open(upload)
+    previewed = {row["row"] for row in upload.report.get("valid", [])}
+    if not previewed:
+        raise ValidationError(_("This file has no valid rows to import."), code="empty")
+    with upload.file.open("rb") as stored:
+        content = stored.read()
+    rows = read_spreadsheet(content, upload.original_name)
+    check = check_rows(rows, batch=batch, kabupaten=upload.kabupaten, only=previewed)
+    valid = check.valid
+
+    new_people, corrected, changes_by_nik = [], [], {}
+    for row in valid:
+        values = _registry_values(row.data)
+        person = check.context.people.get(row.data.nik)
+        if person is None:
+            person = Person(nik=row.data.nik, **values)
+            new_people.append(person)
+        else:
+            changes = person_registry_changes(person, row.data) if may_correct_registry(actor, person) else {}
+            if not changes:
+                continue
+            for name in changes:
+                setattr(person, name, values[name])
+            corrected.append(person)
+            changes_by_nik[person.nik] = changes
+        # The related records come from the check's own lists; validating them would cost a query each.
+        person.clean_fields(exclude=REGISTRY_RELATED)
+    Person.objects.bulk_create(new_people, batch_size=500)
+    if corrected:
+        now = timezone.now()
+        for person in corrected:
+            person.updated_at = now
+        registry_fields = [name for name in PERSON_FIELDS if name != "nik"]
+        Person.objects.bulk_update(corrected, [*registry_fields, "updated_at"], batch_size=500)
+    person_ids = dict(Person.objects.filter(nik__in=[row.data.nik for row in valid]).values_list("nik", "pk"))
+    Nomination.objects.bulk_create(
+        (
+            Nomination(
+                batch=batch,
+                person_id=person_ids[row.data.nik],
+                kabupaten=upload.kabupaten,
+                pillar_type=row.data.pillar_type,
+                kecamatan=row.data.kecamatan,
+                upload=upload,
+                nominated_by=actor,
+            )
+            for row in valid
+        ),
+        batch_size=500,
+    )
+    nomination_ids = dict(upload.nominations.values_list("person_id", "pk"))
+    old_region_ids = {
+        old
+        for changes in changes_by_nik.values()
+        for name, (old, _new) in changes.items()
+        if name in ("kabupaten", "kecamatan") and old is not None
+    }
+    old_regions = Region.objects.in_bulk(old_region_ids) if old_region_ids else {}
+
+    def audit(name, old, new):
+        if name in ("kabupaten", "kecamatan"):
+            old = old_regions.get(old)
+        elif name == "pillar_type":
+            old = check.references.pillars_by_id.get(old)
+        return [_audit_value(old), _audit_value(new)]
+
+    events = []
+    for row in valid:
+        nomination_id = nomination_ids[person_ids[row.data.nik]]
+        note = _("From the spreadsheet “%(file)s”, row %(row)s.") % {"file": upload.original_name, "row": row.number}
+        events.append(
+            NominationEvent(nomination_id=nomination_id, action=NominationEvent.Action.CREATED, actor=actor, note=note)
+        )
+        changes = changes_by_nik.get(row.data.nik)
+        if changes:
+            events.append(
+                NominationEvent(
+                    nomination_id=nomination_id,
+                    action=NominationEvent.Action.PERSON_CHANGED,
+                    actor=actor,
+                    changes={name: audit(name, old, new) for name, (old, new) in changes.items()},
+                )
+            )
+    NominationEvent.objects.bulk_create(events, batch_size=1000)
+
+    upload.status = NominationUpload.Status.CONFIRMED
+    upload.rows_imported = len(valid)
+    upload.confirmed_at = timezone.now()
+    # The rows the preview showed as valid that were refused now (seats taken meanwhile, …).
+    upload.report = {**upload.report, "refused_on_confirm": check.report()["problems"]}
+    upload.save(update_fields=["status", "rows_imported", "confirmed_at", "report"])
+    return upload
+
+
+@transaction.atomic
+def nomination_upload_discard(*, actor, upload: NominationUpload) -> NominationUpload:
+    """Drop a checked upload that will not be imported; its file (personal data of people never nominated)
+    is deleted, the report kept."""
+    upload = NominationUpload.objects.select_for_update().select_related("batch").get(pk=upload.pk)
+    staff = actor.is_organiser_staff and upload.batch.organiser_id == actor.organiser_id
+    if not (staff or (actor.is_operator and actor.kabupaten_id == upload.kabupaten_id)):
+        raise PermissionDenied
+    _check_upload_open(upload)
+    stored = upload.file.name
+    upload.status = NominationUpload.Status.DISCARDED
+    upload.file = ""
+    upload.save(update_fields=["status", "file"])
+    if stored:
+        storage = upload.file.storage
+        transaction.on_commit(lambda: storage.delete(stored))
+    return upload

@@ -1,3 +1,245 @@
-"""Placeholder: filled in by this area's pages."""
+"""The Dinsos operator's nomination pages: their batches, one batch's nominations for their kabupaten
+(add one person, withdraw, replace, the assignment letter). Staff of the batch use the same pages for a
+kabupaten they pick. Thin: parse, check the role and the object, call a service or selector, render."""
 
-urlpatterns: list = []
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from stdnum.id import nik as stdnum_nik
+
+from config.forms import add_service_errors
+
+from .. import services
+from ..forms import PERSON_FORM_FIELDS, LetterForm, PersonForm, WithdrawForm
+from ..models import Nomination
+from ..selectors import nominations_visible_to, people_visible_to
+from ..selectors import operator as selectors
+
+LETTER_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def _batch_for(request, batch_pk):
+    """A batch the user can find (else 404) and may nominate to (else 403), with its allocations."""
+    batch = get_object_or_404(selectors.batch_with_allocations(user=request.user, pk=_int(batch_pk)))
+    if not request.user.has_perm("participants.nominate", batch):
+        raise PermissionDenied
+    return batch
+
+
+def _kabupaten_for(request, batch, region_id):
+    """The kabupaten a page is about: an operator's own; for staff, the one they picked among the batch's
+    (None while none is picked; 404 for one that does not take part)."""
+    if request.user.is_operator:
+        return request.user.kabupaten
+    if not region_id:
+        return None
+    return get_object_or_404(selectors.kabupaten_choices(batch), pk=_int(region_id))
+
+
+def _page_url(batch, kabupaten, user) -> str:
+    url = reverse("participants:batch_nominations", args=[batch.pk])
+    return url if user.is_operator else f"{url}?{urlencode({'kabupaten': kabupaten.pk})}"
+
+
+def _nomination_for(request, pk) -> Nomination:
+    """A nomination the user can find (else 404) and may change (else 403)."""
+    nomination = get_object_or_404(
+        nominations_visible_to(request.user).select_related("batch__organiser", "kabupaten", "person", "pillar_type"),
+        pk=pk,
+    )
+    if not request.user.has_perm("participants.nomination.change", nomination):
+        raise PermissionDenied
+    return nomination
+
+
+# --------------------------------------------------------------------------------------------- home
+
+
+@login_required
+def nominations_home(request):
+    if not request.user.has_perm("participants.nominations.home"):
+        raise PermissionDenied
+    home = selectors.nominations_home(user=request.user)
+    return render(request, "participants/operator_home.html", {"home": home})
+
+
+# ------------------------------------------------------------------------------------ one batch's page
+
+
+def _render_page(request, batch, kabupaten, *, person_form=None, letter_form=None):
+    context = {"batch": batch, "kabupaten": kabupaten, "organiser": batch.organiser}
+    if not request.user.is_operator:
+        context["kabupaten_choices"] = selectors.kabupaten_choices(batch)
+    if kabupaten is not None:
+        window_open = services.nomination_window_open(actor=request.user, batch=batch)
+        if not window_open:
+            # The forms are not shown once changes are closed; say why a late submission was refused.
+            for form in (person_form, letter_form):
+                for error in form.non_field_errors() if form is not None else ():
+                    messages.error(request, error)
+        context.update(
+            page=selectors.batch_nominations(user=request.user, batch=batch, kabupaten=kabupaten),
+            window_open=window_open,
+            person_form=person_form or PersonForm(kabupaten=kabupaten),
+            letter_form=letter_form or LetterForm(),
+            page_url=_page_url(batch, kabupaten, request.user),
+        )
+    return render(request, "participants/operator_batch.html", context)
+
+
+@login_required
+def batch_nominations(request, batch_pk):
+    """GET: the kabupaten's nominations in the batch; POST: nominate one more person."""
+    batch = _batch_for(request, batch_pk)
+    kabupaten = _kabupaten_for(request, batch, request.GET.get("kabupaten"))
+    if request.method != "POST":
+        return _render_page(request, batch, kabupaten)
+    if kabupaten is None:
+        raise Http404
+    form = PersonForm(request.POST, kabupaten=kabupaten)
+    if form.is_valid():
+        try:
+            nomination, warnings = services.nomination_submit(
+                actor=request.user, batch=batch, kabupaten=kabupaten, data=form.person_data()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("%(name)s was nominated.") % {"name": nomination.person.full_name})
+            for warning in warnings:
+                messages.warning(request, warning)
+            return redirect(_page_url(batch, kabupaten, request.user))
+    return _render_page(request, batch, kabupaten, person_form=form)
+
+
+@login_required
+@require_POST
+def person_lookup(request):
+    """htmx: the person form again, filled in from the registry when the NIK typed is of someone the user
+    may see; otherwise as typed. The NIK travels in the POST body, never in a URL."""
+    batch = _batch_for(request, request.POST.get("batch"))
+    kabupaten = _kabupaten_for(request, batch, request.POST.get("kabupaten"))
+    if kabupaten is None:
+        raise Http404
+    initial = {name: request.POST.get(name, "") for name in PERSON_FORM_FIELDS}
+    nik = stdnum_nik.compact(request.POST.get("nik", ""))
+    person = None
+    if len(nik) == 16 and nik.isdigit():
+        person = people_visible_to(request.user).filter(nik=nik).select_related("kecamatan", "pillar_type").first()
+    if person is not None:
+        initial = PersonForm.initial_from(person, kabupaten)
+    form = PersonForm(initial=initial, kabupaten=kabupaten)
+    return render(request, "participants/operator_person_fields.html", {"form": form, "found": person})
+
+
+@login_required
+@require_POST
+def letter_upload(request, batch_pk):
+    batch = _batch_for(request, batch_pk)
+    kabupaten = _kabupaten_for(request, batch, request.GET.get("kabupaten"))
+    if kabupaten is None:
+        raise Http404
+    form = LetterForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.assignment_letter_upload(
+                actor=request.user, batch=batch, kabupaten=kabupaten, file=form.cleaned_data["file"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("The assignment letter was uploaded."))
+            return redirect(_page_url(batch, kabupaten, request.user))
+    return _render_page(request, batch, kabupaten, letter_form=form)
+
+
+@login_required
+def letter_download(request, pk):
+    """The letter as an attachment, to staff of the batch and the kabupaten's operator only."""
+    letter = get_object_or_404(selectors.assignment_letters_visible_to(request.user), pk=pk)
+    stem = letter.original_name.rsplit(".", 1)[0] or "surat-tugas"
+    try:
+        handle = letter.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=stem + LETTER_EXTENSIONS.get(letter.content_type, ""),
+        content_type=letter.content_type,
+    )
+
+
+# -------------------------------------------------------------------------------- one nomination
+
+
+@login_required
+@require_POST
+def nomination_withdraw(request, pk):
+    nomination = _nomination_for(request, pk)
+    form = WithdrawForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.nomination_withdraw(actor=request.user, nomination=nomination, reason=reason)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(name)s was withdrawn.") % {"name": nomination.person.full_name})
+    return redirect(_page_url(nomination.batch, nomination.kabupaten, request.user))
+
+
+@login_required
+def nomination_replace(request, pk):
+    """A form for the person who takes a nominee's place; the old nomination is kept, linked to the new."""
+    nomination = _nomination_for(request, pk)
+    batch, kabupaten = nomination.batch, nomination.kabupaten
+    back = _page_url(batch, kabupaten, request.user)
+    if not services.nomination_window_open(actor=request.user, batch=batch):
+        messages.error(request, _("Nominations of this batch can no longer be changed."))
+        return redirect(back)
+    form = PersonForm(request.POST or None, kabupaten=kabupaten)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new, warnings = services.nomination_replace(
+                actor=request.user, nomination=nomination, data=form.person_data()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(new)s replaces %(old)s.") % {"new": new.person.full_name, "old": nomination.person.full_name},
+            )
+            for warning in warnings:
+                messages.warning(request, warning)
+            return redirect(back)
+    return render(
+        request,
+        "participants/operator_replace.html",
+        {"nomination": nomination, "batch": batch, "kabupaten": kabupaten, "form": form, "back": back},
+    )
+
+
+urlpatterns = [
+    path("usulan/", nominations_home, name="nominations_home"),
+    path("angkatan/<int:batch_pk>/usulan/", batch_nominations, name="batch_nominations"),
+    path("angkatan/<int:batch_pk>/surat-tugas/", letter_upload, name="letter_upload"),
+    path("surat-tugas/<int:pk>/", letter_download, name="letter_download"),
+    path("orang/cari/", person_lookup, name="person_lookup"),
+    path("usulan/<int:pk>/tarik/", nomination_withdraw, name="nomination_withdraw"),
+    path("usulan/<int:pk>/ganti/", nomination_replace, name="nomination_replace"),
+]

@@ -1,3 +1,314 @@
-"""Placeholder: filled in by this area's pages."""
+"""Staff review of a batch's nominations, the participant list with its access codes and export, a
+nomination's record with its audit trail, and the people registry.
 
-urlpatterns: list = []
+Thin: parse, check the role and the object (unknown or hidden ids are 404, visible but not allowed 403),
+call a service or selector, render. Filters travel as ids and status codes only; NIKs are searched by POST,
+so no personal data ends up in a URL or an access log."""
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from stdnum.id import nik as stdnum_nik
+
+from config.forms import add_service_errors
+from pillars.models import Region
+from trainings.models import Batch
+from trainings.selectors import batches_visible_to
+
+from .. import exports, services
+from ..models import Nomination, Person
+from ..selectors import nominations_visible_to, people_visible_to
+from ..selectors import review as selectors
+from ..services import Decision
+
+
+def _require(user, perm, obj=None):
+    if not user.has_perm(perm, obj):
+        raise PermissionDenied
+
+
+def _batch_for(request, pk, perm) -> Batch:
+    """A batch the user can find (else 404) and may act on with `perm` (else 403)."""
+    batch = get_object_or_404(batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
+    _require(request.user, perm, batch)
+    return batch
+
+
+def _id(value) -> int | None:
+    """A positive id from a query or form value; anything else counts as not given."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+# ------------------------------------------------------------------------------------------------- review
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Decision"),
+        choices=[
+            (Decision.ACCEPT, gettext_lazy("Accept")),
+            (Decision.REJECT, gettext_lazy("Reject")),
+            (Decision.REQUEST_REPLACEMENT, gettext_lazy("Ask for a replacement")),
+        ],
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Required to reject or to ask for a replacement; the Dinsos operator sees it."),
+    )
+
+
+def _review_filters(data) -> selectors.ReviewFilters:
+    status = data.get("status", "")
+    return selectors.ReviewFilters(
+        kabupaten_id=_id(data.get("kabupaten")),
+        pillar_type_id=_id(data.get("pillar")),
+        kecamatan_id=_id(data.get("kecamatan")),
+        status=status if status in Nomination.Status.values else "",
+    )
+
+
+def _filter_query(filters: selectors.ReviewFilters) -> str:
+    values = {
+        "kabupaten": filters.kabupaten_id,
+        "pillar": filters.pillar_type_id,
+        "kecamatan": filters.kecamatan_id,
+        "status": filters.status,
+    }
+    return urlencode({key: value for key, value in values.items() if value})
+
+
+def _render_review(request, batch, filters, form, selected=(), status=200):
+    page = selectors.review_page(batch=batch, filters=filters)
+    return render(
+        request,
+        "participants/review_page.html",
+        {
+            "batch": batch,
+            "page": page,
+            "filters": filters,
+            "form": form,
+            "selected": {str(pk) for pk in selected},
+            "statuses": Nomination.Status.choices,
+            "pending_status": Nomination.Status.PENDING,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def review(request, batch_pk):
+    batch = _batch_for(request, batch_pk, "participants.review")
+    return _render_review(request, batch, _review_filters(request.GET), DecisionForm())
+
+
+@login_required
+@require_POST
+def review_decide(request, batch_pk):
+    """Accept, reject or ask for a replacement of the ticked nominations, all or nothing."""
+    batch = _batch_for(request, batch_pk, "participants.review")
+    filters = _review_filters(request.POST)
+    ids = [pk for pk in (_id(value) for value in request.POST.getlist("nominations")) if pk]
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            decided = services.nominations_decide(
+                actor=request.user,
+                batch=batch,
+                nomination_ids=ids,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            done = {
+                Decision.ACCEPT: _("%(count)s nominations accepted; the participants have their access codes."),
+                Decision.REJECT: _("%(count)s nominations rejected."),
+                Decision.REQUEST_REPLACEMENT: _("A replacement was requested for %(count)s nominations."),
+            }[form.cleaned_data["decision"]]
+            messages.success(request, done % {"count": len(decided)})
+            query = _filter_query(filters)
+            return redirect(reverse("participants:review", args=[batch.pk]) + (f"?{query}" if query else ""))
+    for error in form.non_field_errors():
+        messages.error(request, error)
+    if form.errors and not form.non_field_errors():
+        messages.error(request, _("Nothing was decided; see the form below."))
+    return _render_review(request, batch, filters, form, selected=ids)
+
+
+# -------------------------------------------------------------------------------------- participant lists
+
+
+def _kabupaten_scope(request, batch) -> tuple[int | None, bool]:
+    """(kabupaten id to narrow to, whether the user is the batch's staff). Operators are always narrowed to
+    their kabupaten by enrollments_visible_to; staff may pick one with ?kabupaten=<id>."""
+    is_staff = request.user.has_perm("participants.review", batch)
+    return (_id(request.GET.get("kabupaten")) if is_staff else None), is_staff
+
+
+@login_required
+@require_GET
+def enrollments(request, batch_pk):
+    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
+    kabupaten_id, is_staff = _kabupaten_scope(request, batch)
+    show_codes = is_staff and request.GET.get("codes") == "1"
+    rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
+    query = urlencode({"kabupaten": kabupaten_id}) if kabupaten_id else ""
+    return render(
+        request,
+        "participants/review_enrollments.html",
+        {
+            "batch": batch,
+            "enrollments": rows,
+            "is_staff": is_staff,
+            "show_codes": show_codes,
+            "kabupaten_id": kabupaten_id,
+            "kabupaten_choices": selectors.enrollment_kabupaten(user=request.user, batch=batch) if is_staff else [],
+            "query": query,
+        },
+    )
+
+
+@login_required
+@require_GET
+def access_codes(request, batch_pk):
+    """A printable A4 list of access codes, one kabupaten per page."""
+    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
+    kabupaten_id, is_staff = _kabupaten_scope(request, batch)
+    rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
+    return render(
+        request,
+        "participants/review_access_codes.html",
+        {"batch": batch, "groups": selectors.by_kabupaten(rows), "is_staff": is_staff, "kabupaten_id": kabupaten_id},
+    )
+
+
+@login_required
+@require_GET
+def enrollments_export(request, batch_pk):
+    """The participant list as .xlsx with full personal data, for the staff (everyone, with access codes)
+    and for an operator (their kabupaten's participants, without access codes)."""
+    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
+    kabupaten_id, is_staff = _kabupaten_scope(request, batch)
+    rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
+    content = exports.enrollments_xlsx(rows, batch=batch, with_access_codes=is_staff)
+    region_id = kabupaten_id if is_staff else request.user.kabupaten_id
+    region = Region.objects.filter(pk=region_id).first() if region_id else None
+    parts = ["peserta", f"angkatan-{batch.pk}", slugify(batch.name)[:60], region.code if region else ""]
+    filename = "-".join(part for part in parts if part) + ".xlsx"
+    response = HttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -------------------------------------------------------------------------------------------- nomination
+
+
+@login_required
+@require_GET
+def nomination_detail(request, pk):
+    try:
+        nomination = selectors.nomination_record(nominations_visible_to(request.user), pk)
+    except Nomination.DoesNotExist as error:
+        raise Http404 from error
+    _require(request.user, "participants.nomination.view", nomination)
+    return render(
+        request,
+        "participants/review_nomination.html",
+        {
+            "nomination": nomination,
+            "person": nomination.person,
+            "personal_data": request.user.has_perm("participants.person.personal_data", nomination.person),
+            "replaced_by": selectors.replaced_by_or_none(nomination),
+            "enrollment": selectors.enrollment_or_none(nomination),
+            "is_staff": request.user.has_perm("participants.review", nomination.batch),
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------ people
+
+
+@login_required
+@require_GET
+def person_detail(request, pk):
+    try:
+        person = selectors.person_record(user=request.user, pk=pk)
+    except Person.DoesNotExist as error:
+        raise Http404 from error
+    _require(request.user, "participants.person.view", person)
+    for nomination in person.history:
+        nomination.may_view = request.user.has_perm("participants.nomination.view", nomination)
+        nomination.batch_staff = request.user.has_perm("participants.review", nomination.batch)
+    return render(
+        request,
+        "participants/person_detail.html",
+        {"person": person, "personal_data": request.user.has_perm("participants.person.personal_data", person)},
+    )
+
+
+class NikSearchForm(forms.Form):
+    nik = forms.CharField(
+        label=gettext_lazy("NIK"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean_nik(self):
+        nik = stdnum_nik.compact(self.cleaned_data["nik"])
+        if len(nik) != 16 or not nik.isdigit():
+            raise ValidationError(_("NIK must be 16 digits."))
+        return nik
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def person_list(request):
+    """The registry for staff: by part of the name (?q=) or by NIK, which is posted and never put in a URL."""
+    _require(request.user, "participants.person.view")
+    nik_form = NikSearchForm(request.POST if request.method == "POST" else None)
+    if nik_form.is_valid():
+        person = people_visible_to(request.user).filter(nik=nik_form.cleaned_data["nik"]).first()
+        if person is not None:
+            return redirect("participants:person_detail", pk=person.pk)
+        nik_form.add_error("nik", _("No one with this NIK is in the registry."))
+    name = request.GET.get("q", "").strip()[:100]
+    people = selectors.people_search(user=request.user, name=name)
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "participants/person_list.html",
+        {"page": page, "q": name, "nik_form": nik_form, "query": urlencode({"q": name}) if name else ""},
+    )
+
+
+urlpatterns = [
+    path("angkatan/<int:batch_pk>/tinjau/", review, name="review"),
+    path("angkatan/<int:batch_pk>/tinjau/putuskan/", review_decide, name="review_decide"),
+    path("angkatan/<int:batch_pk>/peserta/", enrollments, name="enrollments"),
+    path("angkatan/<int:batch_pk>/peserta/kode-akses/", access_codes, name="access_codes"),
+    path("angkatan/<int:batch_pk>/peserta/unduh/", enrollments_export, name="enrollments_export"),
+    path("usulan/<int:pk>/", nomination_detail, name="nomination_detail"),
+    path("orang/", person_list, name="person_list"),
+    path("orang/<int:pk>/", person_detail, name="person_detail"),
+]

@@ -129,8 +129,14 @@ def test_someone_enrolled_in_an_overlapping_batch_is_refused(batch, operator, st
 
 
 def test_warnings_do_not_block(batch, operator, staff):
-    finished = BatchFactory(organiser=staff.organiser, program=batch.program, start_date=date(2024, 5, 6),
-                            end_date=date(2024, 5, 9), status=Batch.Status.NOMINATION_OPEN, nomination_deadline=None)
+    finished = BatchFactory(
+        organiser=staff.organiser,
+        program=batch.program,
+        start_date=date(2024, 5, 6),
+        end_date=date(2024, 5, 9),
+        status=Batch.Status.NOMINATION_OPEN,
+        nomination_deadline=None,
+    )
     earlier, _warnings = submit(staff, finished, data(1))
     services.nominations_decide(actor=staff, batch=finished, nomination_ids=[earlier.pk], decision="accept")
     Batch.objects.filter(pk=finished.pk).update(status=Batch.Status.FINISHED)
@@ -203,8 +209,12 @@ def test_the_assignment_letter_can_be_required_before_accepting(batch, operator,
         services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
     assert "Situbondo" in excinfo.value.messages[0]
     AssignmentLetter.objects.create(
-        batch=batch, kabupaten=region("35.12"), file="letters/x.pdf", original_name="surat.pdf",
-        content_type="application/pdf", uploaded_by=operator,
+        batch=batch,
+        kabupaten=region("35.12"),
+        file="letters/x.pdf",
+        original_name="surat.pdf",
+        content_type="application/pdf",
+        uploaded_by=operator,
     )
     services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
     assert Enrollment.objects.filter(nomination=nomination).exists()
@@ -226,3 +236,41 @@ def test_only_the_batch_staff_decide(batch, operator):
     for actor in (operator, StaffFactory()):
         with pytest.raises(PermissionDenied):
             services.nominations_decide(actor=actor, batch=batch, nomination_ids=[nomination.pk], decision="accept")
+
+
+def test_a_nominee_cannot_be_replaced_by_the_same_person(batch, operator):
+    nomination, _warnings = submit(operator, batch, data(1))
+    with pytest.raises(ValidationError) as excinfo:
+        services.nomination_replace(actor=operator, nomination=nomination, data=data(1), today=BEFORE_DEADLINE)
+    assert keys(excinfo) == {"nik"}
+    nomination.refresh_from_db()
+    assert nomination.status == Nomination.Status.PENDING
+
+
+def test_an_operator_cannot_rewrite_another_kabupatens_registry_record(batch, operator, staff):
+    gresik = OperatorFactory(username="operator.gresik", kabupaten=region("35.25"))
+    gresik_person = data(7, nik="3525101708850007", kabupaten=region("35.25"), kecamatan=region("35.25.10"))
+    submit(gresik, batch, gresik_person, kabupaten=region("35.25"))
+    # Situbondo nominates the same NIK with other data: the nomination stands, the record does not change.
+    nomination, warnings = submit(
+        operator,
+        BatchFactory(
+            organiser=staff.organiser,
+            status=Batch.Status.NOMINATION_OPEN,
+            quota_total=5,
+            nomination_deadline=DEADLINE,
+            start_date=date(2025, 11, 3),
+            end_date=date(2025, 11, 6),
+        ),
+        data(7, nik="3525101708850007", full_name="Nama Lain"),
+    )
+    person = Person.objects.get(nik="3525101708850007")
+    assert person.full_name == "Peserta 7" and person.kabupaten == region("35.25")
+    assert nomination.person == person and any("Peserta 7" in w for w in warnings)
+
+
+def test_with_kecamatan_quotas_the_kecamatan_is_required(batch, operator):
+    QuotaAllocation.objects.create(batch=batch, kind="kecamatan", region=region("35.12.01"), seats=3)
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(1, kecamatan=None))
+    assert keys(excinfo) == {"kecamatan"}

@@ -4,13 +4,16 @@ Everything runs in a throwaway test database (Django's test-database machinery),
 or written; it works on SQLite and on PostgreSQL (DATABASE_URL). To add a benchmark, write a function that
 takes the shared `Bench` context and yields `(name, value)` pairs, and append it to BENCHMARKS."""
 
+import io
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from itertools import count
+from time import perf_counter
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client
@@ -21,9 +24,13 @@ from django.test.utils import (
     teardown_test_environment,
 )
 from django.urls import reverse
+from openpyxl import Workbook
 
 from accounts.models import Role, User
-from pillars.models import Organiser, Region
+from participants import services as nomination_services
+from participants.imports import COLUMNS as SPREADSHEET_COLUMNS
+from participants.models import Enrollment, Nomination, Person, new_access_code
+from pillars.models import Organiser, PillarType, Region
 from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
 
 Figure = tuple[str, int | float | str]
@@ -149,9 +156,163 @@ def bench_batch_list(bench: Bench) -> Iterator[Figure]:
         yield f"batch_list_queries_{batches}_batches", count_queries(client, reverse("trainings:batch_list"))
 
 
+IMPORT_ROWS = 2000
+
+
+def nomination_spreadsheet(rows: int) -> bytes:
+    """An operator's .xlsx of `rows` new Situbondo participants, all valid, over its 17 kecamatan and the
+    active pillars."""
+    pillars = list(PillarType.objects.filter(is_active=True).values_list("abbreviation", flat=True))
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([column.header for column in SPREADSHEET_COLUMNS])
+    for i in range(rows):
+        kecamatan, female = i % 17 + 1, i % 2 == 1
+        day, month, year = i % 28 + 1, i % 12 + 1, 1960 + i % 40
+        nik = f"3512{kecamatan:02d}{day + 40 * female:02d}{month:02d}{year % 100:02d}{i + 1:04d}"
+        cells = {
+            "nik": nik,
+            "full_name": f"Peserta Bench {i + 1}",
+            "gender": "P" if female else "L",
+            "birth_place": "Situbondo",
+            "birth_date": f"{day:02d}-{month:02d}-{year}",
+            "address": f"Jl. Melati {i % 90 + 1}",
+            "village": "Sumberanyar",
+            "kecamatan": f"35.12.{kecamatan:02d}",
+            "phone": f"0812{i:08d}",
+            "pillar_type": pillars[i % len(pillars)],
+            "education": "SMA/SMK",
+        }
+        sheet.append([cells.get(column.key, "") for column in SPREADSHEET_COLUMNS])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def bench_nomination_import(bench: Bench) -> Iterator[Figure]:
+    """A 2,000-row spreadsheet through the services of the upload pages: checked row by row (the preview),
+    then imported (people, nominations and their audit trail). Target: under 10 seconds together."""
+    organiser, _staff = bench.organiser_with_staff()
+    program = bench.program(organiser)
+    kabupaten = Region.objects.get(code="35.12")  # Situbondo: its kecamatan are in the reference data
+    operator = User.objects.create(username=f"bench.operator{bench._n()}", role=Role.OPERATOR, kabupaten=kabupaten)
+    start = date.today() + timedelta(days=400)
+    batch = Batch.objects.create(
+        program=program,
+        organiser=organiser,
+        name=f"Angkatan Bench {bench._n()}",
+        start_date=start,
+        end_date=start + timedelta(days=3),
+        venue="UPT PTKS Malang",
+        nomination_deadline=start - timedelta(days=7),
+        quota_total=IMPORT_ROWS,
+        status=Batch.Status.NOMINATION_OPEN,
+    )
+    QuotaAllocation.objects.create(
+        batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, region=kabupaten, seats=IMPORT_ROWS
+    )
+    content = nomination_spreadsheet(IMPORT_ROWS)
+    began = perf_counter()
+    upload = nomination_services.nomination_upload_check(
+        actor=operator, batch=batch, kabupaten=kabupaten, file=SimpleUploadedFile("peserta.xlsx", content)
+    )
+    checked = perf_counter()
+    if upload.rows_valid != IMPORT_ROWS:
+        raise CommandError(f"the benchmark spreadsheet has problems: {upload.report['problems'][:3]}")
+    upload = nomination_services.nomination_upload_confirm(actor=operator, upload=upload)
+    imported = perf_counter()
+    if upload.rows_imported != IMPORT_ROWS:
+        raise CommandError(f"imported {upload.rows_imported} of {IMPORT_ROWS} rows")
+    yield f"nomination_check_{IMPORT_ROWS}_rows_seconds", round(checked - began, 2)
+    yield f"nomination_confirm_{IMPORT_ROWS}_rows_seconds", round(imported - checked, 2)
+    yield f"nomination_import_{IMPORT_ROWS}_rows_seconds", round(imported - began, 2)
+
+
+def review_batch(bench: Bench, *, program: Program, kabupaten_code: str, size: int) -> Batch:
+    """A batch with `size` nominations from one kabupaten, spread over its kecamatan and, like Probolinggo's
+    264, one Kasi Kesra and one TKSK per kecamatan and PSM for the rest; every fourth accepted (with its
+    enrolment), every tenth rejected, the others waiting."""
+    kabupaten = Region.objects.get(code=kabupaten_code)
+    kecamatan = list(Region.objects.filter(parent=kabupaten).order_by("code"))
+    kasi_kesra, tksk, psm = (PillarType.objects.get(code=code) for code in ("kasi-kesra", "tksk", "psm"))
+    operator = User.objects.create(username=f"bench.operator{bench._n()}", role=Role.OPERATOR, kabupaten=kabupaten)
+    start = date.today() + timedelta(days=500 + bench._n())
+    batch = Batch.objects.create(
+        program=program,
+        organiser=program.organiser,
+        name=f"Angkatan Bench {bench._n()}",
+        start_date=start,
+        end_date=start + timedelta(days=3),
+        venue="UPT PTKS Malang",
+        nomination_deadline=start - timedelta(days=7),
+        quota_total=size,
+        status=Batch.Status.NOMINATION_OPEN,
+    )
+    QuotaAllocation.objects.create(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, region=kabupaten, seats=size)
+    people = []
+    for i in range(size):
+        area = kecamatan[i % len(kecamatan)]
+        pillar = kasi_kesra if i < len(kecamatan) else tksk if i < 2 * len(kecamatan) else psm
+        serial = 5000 + bench._n()  # apart from the NIKs of the import benchmark
+        people.append(
+            Person(
+                nik=f"{area.code.replace('.', '')}170885{serial:04d}",
+                full_name=f"Peserta Tinjau {serial}",
+                gender="L",
+                birth_place="Probolinggo",
+                birth_date=date(1985, 8, 17),
+                kabupaten=kabupaten,
+                kecamatan=area,
+                pillar_type=pillar,
+                phone=f"0812{serial:08d}",
+            )
+        )
+    people = Person.objects.bulk_create(people)
+    nominations = Nomination.objects.bulk_create(
+        Nomination(
+            batch=batch,
+            person=person,
+            kabupaten=kabupaten,
+            kecamatan=person.kecamatan,
+            pillar_type=person.pillar_type,
+            status=(
+                Nomination.Status.REJECTED
+                if i % 10 == 5
+                else Nomination.Status.ACCEPTED
+                if i % 4 == 0
+                else Nomination.Status.PENDING
+            ),
+            reason="Bukan pilar yang diminta" if i % 10 == 5 else "",
+            nominated_by=operator,
+        )
+        for i, person in enumerate(people)
+    )
+    Enrollment.objects.bulk_create(
+        Enrollment(batch=batch, person=n.person, nomination=n, access_code=new_access_code())
+        for n in nominations
+        if n.status == Nomination.Status.ACCEPTED
+    )
+    return batch
+
+
+def bench_nomination_review(bench: Bench) -> Iterator[Figure]:
+    """The staff review page must cost the same number of queries for 40 nominations as for Probolinggo's
+    264 (both lines must show the same figure)."""
+    organiser, staff = bench.organiser_with_staff()
+    program = bench.program(organiser)
+    client = Client()
+    client.force_login(staff)
+    for kabupaten_code, size in (("35.12", 40), ("35.13", 264)):
+        batch = review_batch(bench, program=program, kabupaten_code=kabupaten_code, size=size)
+        url = reverse("participants:review", args=[batch.pk])
+        yield f"nomination_review_queries_{size}", count_queries(client, url)
+
+
 BENCHMARKS: list[Callable[[Bench], Iterator[Figure]]] = [
     bench_batch_detail,
     bench_batch_list,
+    bench_nomination_import,
+    bench_nomination_review,
 ]
 
 
