@@ -15,6 +15,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -32,7 +33,15 @@ from trainings.models import Batch
 
 from .models import Person
 from .nik import FEMALE, MALE, all_region_codes, mask_nik
-from .services import NominationContext, PersonData, person_data_errors, person_registry_changes
+from .services import (
+    OPTIONAL_FROM_REGISTRY,
+    NominationContext,
+    PersonData,
+    keep_registry_values,
+    may_correct_registry,
+    person_data_errors,
+    person_registry_changes,
+)
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 2000
@@ -42,7 +51,6 @@ MAX_UNPACKED_BYTES = 60 * 1024 * 1024
 HEADER_SEARCH_ROWS = 10
 BLANK_ROWS_AFTER_DATA = 10_000
 EXTENSIONS = (".xlsx", ".csv")
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 SHEET_PARTICIPANTS = "Peserta"
 SHEET_INSTRUCTIONS = "Petunjuk"
@@ -597,10 +605,13 @@ def _parse(sheet_row: SheetRow, references: References) -> tuple[CheckedRow, dic
     return row, {"values": values, "problems": problems}
 
 
-OPTIONAL_FROM_REGISTRY = ("address", "village", "phone", "email", "pillar_detail", "education")
+# Stands for a registry kecamatan outside the uploading kabupaten, which is not carried over (and not loaded).
+_ELSEWHERE = SimpleNamespace(parent_id=None)
 
 
-def check_rows(sheet_rows: list[SheetRow], *, batch: Batch, kabupaten: Region, only: set | None = None) -> ImportCheck:
+def check_rows(
+    sheet_rows: list[SheetRow], *, batch: Batch, kabupaten: Region, actor, only: set | None = None
+) -> ImportCheck:
     """Decide every row as nominating it now would: the problems that block it and the warnings that do not.
     Rows count against the quotas in file order. `only` limits the decision to these row numbers (the rows
     the operator saw as valid), while duplicates are still found among all rows."""
@@ -619,15 +630,17 @@ def check_rows(sheet_rows: list[SheetRow], *, batch: Batch, kabupaten: Region, o
         rows.append(row)
         values, problems = reading["values"], reading["problems"]
         existing = context.people.get(row.nik)
-        if existing is not None:
-            # A person already in the registry: an empty optional cell keeps what the registry knows.
-            for name in OPTIONAL_FROM_REGISTRY:
-                if not values[name] and name not in problems:
-                    values[name] = getattr(existing, name)
-            if values["kecamatan"] is None and "kecamatan" not in problems and existing.kecamatan_id:
-                # Only when it lies in this kabupaten: a person who moved gets the new one typed in.
-                values["kecamatan"] = references.kecamatan_by_id.get(existing.kecamatan_id)
+        correct = may_correct_registry(actor, existing)
         row.data = PersonData(nik=row.nik, kabupaten=kabupaten, **values)
+        if existing is not None and correct:
+            # An empty optional cell keeps what the registry knows (but not a cell that had a problem).
+            blank_before = {name for name in (*OPTIONAL_FROM_REGISTRY, "kecamatan") if name in problems}
+            kept = {name: getattr(row.data, name) for name in blank_before}
+            keep_registry_values(
+                row.data, existing, kecamatan=references.kecamatan_by_id.get(existing.kecamatan_id) or _ELSEWHERE
+            )
+            for name, value in kept.items():
+                setattr(row.data, name, value)
         errors, nik_warnings = person_data_errors(row.data, known_codes=references.region_codes)
         for name, message in errors.items():
             if name in problems:
@@ -647,7 +660,9 @@ def check_rows(sheet_rows: list[SheetRow], *, batch: Batch, kabupaten: Region, o
             )
         other_warnings = []
         if not problems:
-            blocked, other_warnings = context.problems(kabupaten=kabupaten, data=row.data)
+            blocked, other_warnings = context.problems(
+                kabupaten=kabupaten, data=row.data, by_staff=actor.is_organiser_staff
+            )
             for name, message in blocked.items():
                 if row.nik in context.active:
                     problems["nik"] = ("nominated", message)
@@ -660,7 +675,15 @@ def check_rows(sheet_rows: list[SheetRow], *, batch: Batch, kabupaten: Region, o
         row.warnings += [("", "completed", message) for message in other_warnings]
         if row.is_valid:
             context.take(kabupaten=kabupaten, data=row.data)
-            if existing is not None:
+            if existing is not None and not correct:
+                row.warnings.append(
+                    (
+                        "",
+                        "registry",
+                        _("This person is registered by another regency/city; their record will not be changed."),
+                    )
+                )
+            elif existing is not None:
                 changed = person_registry_changes(existing, row.data)
                 if changed:
                     row.warnings.append(

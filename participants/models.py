@@ -103,7 +103,7 @@ class Nomination(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
         REPLACED = "replaced", _("Replaced")
 
-    # A nomination in one of these holds a seat of the quota.
+    # A nomination in one of these holds a seat of the quota, and may be withdrawn or replaced.
     ACTIVE = frozenset({Status.PENDING, Status.ACCEPTED, Status.REPLACEMENT_REQUESTED})
 
     batch = models.ForeignKey("trainings.Batch", models.PROTECT, related_name="nominations", verbose_name=_("batch"))

@@ -1,28 +1,17 @@
 """Who may nominate, review and see people. Personal data (NIK, birth date, phone, address) is for the
-organiser's staff and the nominating kabupaten's operator only."""
+organiser's staff and the nominating kabupaten's operator only. The person rules mirror
+selectors.people_visible_to(): a person the user cannot find is one they may not see."""
 
 import rules
 
-from trainings.rules import is_batch_staff, is_organiser_staff
+from trainings.rules import is_batch_operator, is_batch_staff, is_organiser_staff
 
-from .services import QuotaState
+from .models import Nomination
 
 
 @rules.predicate
 def is_operator(user) -> bool:
     return user.is_authenticated and user.is_operator
-
-
-@rules.predicate
-def is_nominating_operator(user, batch) -> bool:
-    """An operator whose kabupaten may send participants to this (non-draft) batch."""
-    if batch is None or not user.is_authenticated or not user.is_operator:
-        return False
-    if batch.status == batch.Status.DRAFT:
-        return False
-    return QuotaState(batch=batch, allocations=list(batch.allocations.select_related("region"))).kabupaten_may_nominate(
-        user.kabupaten
-    )
 
 
 @rules.predicate
@@ -40,23 +29,51 @@ def is_nomination_operator(user, nomination) -> bool:
     )
 
 
+def _loaded_nominations(person) -> list[Nomination] | None:
+    """The person's nominations when a page already loaded them (prefetched with their batches), so that
+    asking about the person costs no query; else None."""
+    return getattr(person, "_prefetched_objects_cache", {}).get("nominations")
+
+
+@rules.predicate
+def is_person_staff(user, person) -> bool:
+    """Staff of an organiser in one of whose batches the person was nominated."""
+    if person is None or not user.is_authenticated or not user.is_organiser_staff:
+        return False
+    loaded = _loaded_nominations(person)
+    if loaded is not None:
+        return any(n.batch.organiser_id == user.organiser_id for n in loaded)
+    return person.nominations.filter(batch__organiser_id=user.organiser_id).exists()
+
+
 @rules.predicate
 def is_person_operator(user, person) -> bool:
-    """The operator of the person's kabupaten, or of a kabupaten that nominated them."""
+    """The operator of the person's kabupaten, or of a kabupaten whose nomination of them is still active
+    (waiting, accepted or replacement requested): once withdrawn, rejected or replaced, that operator
+    sees the person masked on their nomination's record and no longer finds them in the registry."""
     if person is None or not user.is_authenticated or not user.is_operator:
         return False
-    return person.kabupaten_id == user.kabupaten_id or person.nominations.filter(kabupaten=user.kabupaten).exists()
+    if person.kabupaten_id == user.kabupaten_id:
+        return True
+    loaded = _loaded_nominations(person)
+    if loaded is not None:
+        return any(n.kabupaten_id == user.kabupaten_id and n.status in Nomination.ACTIVE for n in loaded)
+    return person.nominations.filter(kabupaten_id=user.kabupaten_id, status__in=Nomination.ACTIVE).exists()
 
 
-rules.add_perm("participants.nominate", rules.is_authenticated & (is_batch_staff | is_nominating_operator))
+rules.add_perm("participants.nominate", rules.is_authenticated & (is_batch_staff | is_batch_operator))
 rules.add_perm("participants.review", rules.is_authenticated & is_batch_staff)
 rules.add_perm("participants.nomination.view", rules.is_authenticated & (is_nomination_staff | is_nomination_operator))
 rules.add_perm(
     "participants.nomination.change", rules.is_authenticated & (is_nomination_staff | is_nomination_operator)
 )
-rules.add_perm("participants.person.view", rules.is_authenticated & (is_organiser_staff | is_person_operator))
-rules.add_perm("participants.person.personal_data", rules.is_authenticated & (is_organiser_staff | is_person_operator))
+# Finding a person and seeing their personal data have the same scope today; they are asked separately so
+# that a role that may see names only (e.g. a facilitator) can be added without touching the pages.
+rules.add_perm("participants.person.view", rules.is_authenticated & (is_person_staff | is_person_operator))
+rules.add_perm("participants.person.personal_data", rules.is_authenticated & (is_person_staff | is_person_operator))
+# The registry's list and NIK search are the staff's; each sees the people of their organiser's batches.
+rules.add_perm("participants.people.view", rules.is_authenticated & is_organiser_staff)
 rules.add_perm("participants.nominations.home", rules.is_authenticated & is_operator)
 # The batch's participant list: staff of the batch see everyone, an operator of a kabupaten that sends
 # participants sees their own (the list itself is scoped by selectors.enrollments_visible_to).
-rules.add_perm("participants.enrollments.view", rules.is_authenticated & (is_batch_staff | is_nominating_operator))
+rules.add_perm("participants.enrollments.view", rules.is_authenticated & (is_batch_staff | is_batch_operator))

@@ -53,6 +53,8 @@ class PersonData:
 
 
 PERSON_FIELDS = [f.name for f in fields(PersonData)]
+# The ages a member of the social-welfare workforce can plausibly have; a year outside is a typing mistake.
+MIN_AGE, MAX_AGE = 15, 90
 
 
 def person_data_errors(data: PersonData, *, known_codes: set[str] | None = None) -> tuple[dict, list]:
@@ -63,6 +65,13 @@ def person_data_errors(data: PersonData, *, known_codes: set[str] | None = None)
             errors[name] = _("This field is required.")
     if data.birth_date is None:
         errors["birth_date"] = _("This field is required.")
+    else:
+        today = timezone.localdate()
+        if not today.year - MAX_AGE <= data.birth_date.year <= today.year - MIN_AGE:
+            errors["birth_date"] = _("A participant is between %(min)s and %(max)s years old; check the year.") % {
+                "min": MIN_AGE,
+                "max": MAX_AGE,
+            }
     if data.pillar_type is None:
         errors["pillar_type"] = _("Choose a pillar type.")
     if data.kecamatan is not None and data.kabupaten is not None and data.kecamatan.parent_id != data.kabupaten.pk:
@@ -90,26 +99,67 @@ def person_data_errors(data: PersonData, *, known_codes: set[str] | None = None)
     return errors, warnings
 
 
-def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, dict]:
-    """Create the person or correct their registry record; returns it and the changed fields (old, new)."""
+REGISTRY_RELATED = ("kabupaten", "kecamatan", "pillar_type")
+REGISTRY_TEXT = ("full_name", "birth_place", "village", "address", "phone", "email", "pillar_detail")
+# Left empty by an operator for someone already in the registry, these keep what the registry knows.
+OPTIONAL_FROM_REGISTRY = ("address", "village", "phone", "email", "pillar_detail", "education")
+
+
+def keep_registry_values(data: PersonData, person: Person, *, kecamatan: Region | None = None) -> None:
+    """Fill the empty optional fields of `data` from the person's registry record, so that nominating someone
+    again without retyping everything does not erase their phone or address. Their kecamatan is kept only if it
+    lies in the nominating kabupaten (pass it as `kecamatan` when already loaded)."""
+    for name in OPTIONAL_FROM_REGISTRY:
+        if not getattr(data, name):
+            setattr(data, name, getattr(person, name))
+    if data.kecamatan is None and person.kecamatan_id:
+        kecamatan = kecamatan if kecamatan is not None else person.kecamatan
+        if data.kabupaten is not None and kecamatan.parent_id == data.kabupaten.pk:
+            data.kecamatan = kecamatan
+
+
+def _registry_values(data: PersonData) -> dict:
+    """The registry fields of a person as saving `data` writes them."""
     values = {name: getattr(data, name) for name in PERSON_FIELDS if name != "nik"}
-    for name in ("full_name", "birth_place", "village", "address", "phone", "email", "pillar_detail"):
+    for name in REGISTRY_TEXT:
         values[name] = (values[name] or "").strip()
+    return values
+
+
+def person_registry_changes(person: Person, data: PersonData) -> dict:
+    """{field: (old, new)} that saving `data` would correct in the person's record. Related records are
+    compared by id (the old value is the id), so checking 2,000 rows costs no query."""
+    changes = {}
+    for name, value in _registry_values(data).items():
+        if name in REGISTRY_RELATED:
+            old = getattr(person, f"{name}_id")
+            differs = old != (value.pk if value is not None else None)
+        else:
+            old = getattr(person, name)
+            differs = old != value
+        if differs:
+            changes[name] = (old, value)
+    return changes
+
+
+def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, dict]:
+    """Create the person or correct their registry record; returns it and the corrections for the audit
+    trail ({field: [old, new]})."""
+    values = _registry_values(data)
     if existing is None:
         person = Person(nik=data.nik, **values)
         person.full_clean()
         person.save()
         return person, {}
-    changes = {}
-    for name, value in values.items():
-        old = getattr(existing, name)
-        if old != value:
-            changes[name] = [_audit_value(old), _audit_value(value)]
-            setattr(existing, name, value)
+    changes = person_registry_changes(existing, data)
+    audit = {}
+    for name in changes:
+        audit[name] = [_audit_value(getattr(existing, name)), _audit_value(values[name])]
+        setattr(existing, name, values[name])
     if changes:
         existing.full_clean()
         existing.save()
-    return existing, changes
+    return existing, audit
 
 
 def may_correct_registry(actor, person: Person | None) -> bool:
@@ -254,6 +304,8 @@ class NominationContext:
     active: set  # NIKs holding a seat in this batch
     overlapping: dict  # nik -> name of another batch at overlapping dates where they are enrolled
     completed: set  # NIKs who already completed this program
+    rejected: dict = field(default_factory=dict)  # nik -> the staff's reason, for people rejected in this batch
+    pending_elsewhere: dict = field(default_factory=dict)  # nik -> another overlapping batch they wait for
 
     @classmethod
     def load(cls, batch: Batch, niks) -> "NominationContext":
@@ -275,6 +327,21 @@ class NominationContext:
                 overlapping[nik] = other.name
             if other.program_id == batch.program_id and other.status == Batch.Status.FINISHED:
                 completed.add(nik)
+        rejected = dict(
+            batch.nominations.filter(status=Nomination.Status.REJECTED, person__nik__in=niks).values_list(
+                "person__nik", "reason"
+            )
+        )
+        pending_elsewhere = dict(
+            Nomination.objects.filter(
+                person__nik__in=niks,
+                status__in=[Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED],
+                batch__start_date__lte=batch.end_date,
+                batch__end_date__gte=batch.start_date,
+            )
+            .exclude(batch=batch)
+            .values_list("person__nik", "batch__name")
+        )
         return cls(
             batch=batch,
             quota=QuotaState.load(batch),
@@ -282,13 +349,20 @@ class NominationContext:
             active=active,
             overlapping=overlapping,
             completed=completed,
+            rejected=rejected,
+            pending_elsewhere=pending_elsewhere,
         )
 
-    def problems(self, *, kabupaten: Region, data: PersonData) -> tuple[dict, list]:
-        """Errors ({field: message}) and warnings of nominating this person now; data.nik must be compact."""
+    def problems(self, *, kabupaten: Region, data: PersonData, by_staff: bool = False) -> tuple[dict, list]:
+        """Errors ({field: message}) and warnings of nominating this person now; data.nik must be compact.
+        Someone the staff rejected for this batch can be nominated again by the staff only."""
         errors, warnings = {}, []
         if data.nik in self.active:
             errors["nik"] = _("This person is already nominated to this batch.")
+        elif data.nik in self.rejected and not by_staff:
+            errors["nik"] = _("The organiser rejected this person for this batch: %(reason)s") % {
+                "reason": self.rejected[data.nik]
+            }
         elif data.nik in self.overlapping:
             errors["nik"] = _("This person is enrolled in %(batch)s, at overlapping dates.") % {
                 "batch": self.overlapping[data.nik]
@@ -299,6 +373,11 @@ class NominationContext:
                 errors[problem[0]] = problem[1]
         if data.nik in self.completed:
             warnings.append(_("This person already completed this program."))
+        if data.nik in self.pending_elsewhere:
+            warnings.append(
+                _("This person is also nominated to %(batch)s, at overlapping dates; only one can be accepted.")
+                % {"batch": self.pending_elsewhere[data.nik]}
+            )
         return errors, warnings
 
     def take(self, *, kabupaten: Region, data: PersonData) -> None:
@@ -325,11 +404,26 @@ def nomination_window_open(*, actor, batch: Batch, today: date | None = None) ->
     return False
 
 
-def _check_may_nominate(*, actor, batch: Batch, kabupaten: Region, today: date | None) -> None:
+def _check_may_nominate(
+    *, actor, batch: Batch, kabupaten: Region, today: date | None, answering_request: bool = False
+) -> None:
+    """`answering_request`: an operator replacing a nominee the staff asked them to replace may do so after
+    the deadline too, as long as the batch has not finished."""
     if actor.is_operator and actor.kabupaten_id != kabupaten.pk:
         raise PermissionDenied
     if not (actor.is_operator or (actor.is_organiser_staff and batch.organiser_id == actor.organiser_id)):
         raise PermissionDenied
+    if (
+        answering_request
+        and actor.is_operator
+        and batch.status
+        in (
+            Batch.Status.NOMINATION_OPEN,
+            Batch.Status.NOMINATION_CLOSED,
+            Batch.Status.RUNNING,
+        )
+    ):
+        return
     if not nomination_window_open(actor=actor, batch=batch, today=today):
         if batch.status == Batch.Status.NOMINATION_OPEN and actor.is_operator:
             raise ValidationError(_("The nomination deadline has passed; ask the organiser's staff."))
@@ -356,7 +450,10 @@ def nomination_submit(
     """Nominate one person (creating or correcting their registry record). Returns the nomination and the
     warnings that did not block it."""
     batch = _lock_batch(batch)
-    _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today)
+    if replaces is not None:
+        replaces.refresh_from_db(fields=["status"])
+    answering = replaces is not None and replaces.status == Nomination.Status.REPLACEMENT_REQUESTED
+    _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today, answering_request=answering)
     errors, warnings = person_data_errors(data)
     if errors:
         raise ValidationError(errors)
@@ -365,17 +462,19 @@ def nomination_submit(
             raise ValidationError({"nik": _("A nominee cannot be replaced by the same person.")})
         _release_for_replacement(actor=actor, nomination=replaces, batch=batch)
     context = NominationContext.load(batch, [data.nik])
-    errors, more_warnings = context.problems(kabupaten=kabupaten, data=data)
+    existing = context.people.get(data.nik)
+    correct = may_correct_registry(actor, existing)
+    if existing is not None and correct:
+        keep_registry_values(data, existing)
+    errors, more_warnings = context.problems(kabupaten=kabupaten, data=data, by_staff=actor.is_organiser_staff)
     if errors:
         raise ValidationError(errors)
-    existing = context.people.get(data.nik)
-    if may_correct_registry(actor, existing):
+    if correct:
         person, changes = _person_save(data=data, existing=existing)
     else:
         person, changes = existing, {}
         more_warnings.append(
-            _("%(name)s is registered by another regency/city; their registry record was not changed.")
-            % {"name": existing.full_name}
+            _("This person is registered by another regency/city; their registry record was not changed.")
         )
     nomination = Nomination.objects.create(
         batch=batch,
@@ -406,10 +505,7 @@ def _release_for_replacement(*, actor, nomination: Nomination, batch: Batch) -> 
     nomination = Nomination.objects.select_for_update().get(pk=nomination.pk)
     if nomination.batch_id != batch.pk:
         raise ValidationError(_("This nomination belongs to another batch."))
-    allowed = {Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED}
-    if actor.is_organiser_staff:
-        allowed.add(Nomination.Status.ACCEPTED)
-    if nomination.status not in allowed:
+    if nomination.status not in Nomination.ACTIVE:
         raise ValidationError(
             _("A nomination with status “%(status)s” cannot be replaced.") % {"status": nomination.get_status_display()}
         )
@@ -440,10 +536,7 @@ def nomination_withdraw(*, actor, nomination: Nomination, reason: str = "", toda
     batch = _lock_batch(nomination.batch)
     nomination = Nomination.objects.select_for_update().get(pk=nomination.pk)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=nomination.kabupaten, today=today)
-    allowed = {Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED}
-    if actor.is_organiser_staff:
-        allowed.add(Nomination.Status.ACCEPTED)
-    if nomination.status not in allowed:
+    if nomination.status not in Nomination.ACTIVE:
         raise ValidationError(
             _("A nomination with status “%(status)s” cannot be withdrawn.")
             % {"status": nomination.get_status_display()}
@@ -502,6 +595,22 @@ def nominations_decide(*, actor, batch: Batch, nomination_ids, decision: str, re
             _("Only nominations waiting for review can be decided; %(name)s is “%(status)s”.")
             % {"name": not_pending[0].person.full_name, "status": not_pending[0].get_status_display()}
         )
+    if decision == Decision.ACCEPT:
+        clash = (
+            Enrollment.objects.filter(
+                person_id__in=[n.person_id for n in nominations],
+                batch__start_date__lte=batch.end_date,
+                batch__end_date__gte=batch.start_date,
+            )
+            .exclude(batch=batch)
+            .select_related("person", "batch")
+            .first()
+        )
+        if clash:
+            raise ValidationError(
+                _("%(name)s is already enrolled in %(batch)s, at overlapping dates.")
+                % {"name": clash.person.full_name, "batch": clash.batch.name}
+            )
     if decision == Decision.ACCEPT and batch.requires_assignment_letter:
         with_letter = set(batch.assignment_letters.values_list("kabupaten_id", flat=True))
         missing = sorted({n.kabupaten.name for n in nominations if n.kabupaten_id not in with_letter})
@@ -589,33 +698,6 @@ def assignment_letter_upload(*, actor, batch: Batch, kabupaten: Region, file, to
 
 # ------------------------------------------------------------------------------------ spreadsheet upload
 
-REGISTRY_RELATED = ("kabupaten", "kecamatan", "pillar_type")
-REGISTRY_TEXT = ("full_name", "birth_place", "village", "address", "phone", "email", "pillar_detail")
-
-
-def _registry_values(data: PersonData) -> dict:
-    """The registry fields of a person as saving `data` writes them (as _person_save does)."""
-    values = {name: getattr(data, name) for name in PERSON_FIELDS if name != "nik"}
-    for name in REGISTRY_TEXT:
-        values[name] = (values[name] or "").strip()
-    return values
-
-
-def person_registry_changes(person: Person, data: PersonData) -> dict:
-    """{field: (old, new)} that saving `data` would correct in the person's record. Related records are
-    compared by id (the old value is the id), so checking 2,000 rows costs no query."""
-    changes = {}
-    for name, value in _registry_values(data).items():
-        if name in REGISTRY_RELATED:
-            differs = getattr(person, f"{name}_id") != (value.pk if value is not None else None)
-            old = getattr(person, f"{name}_id")
-        else:
-            old = getattr(person, name)
-            differs = old != value
-        if differs:
-            changes[name] = (old, value)
-    return changes
-
 
 def nomination_upload_check(
     *, actor, batch: Batch, kabupaten: Region, file, today: date | None = None
@@ -630,7 +712,7 @@ def nomination_upload_check(
     check_upload_file(name=name, size=file.size)
     file.seek(0)
     content = file.read()
-    check = check_rows(read_spreadsheet(content, name), batch=batch, kabupaten=kabupaten)
+    check = check_rows(read_spreadsheet(content, name), batch=batch, kabupaten=kabupaten, actor=actor)
     report = check.report()
     upload = NominationUpload(
         batch=batch,
@@ -671,7 +753,7 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
     with upload.file.open("rb") as stored:
         content = stored.read()
     rows = read_spreadsheet(content, upload.original_name)
-    check = check_rows(rows, batch=batch, kabupaten=upload.kabupaten, only=previewed)
+    check = check_rows(rows, batch=batch, kabupaten=upload.kabupaten, actor=actor, only=previewed)
     valid = check.valid
 
     new_people, corrected, changes_by_nik = [], [], {}

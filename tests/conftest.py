@@ -143,12 +143,20 @@ def _private_media_root(settings, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def _chromium():
+def _chromium(django_db_setup):
     if not os.path.exists(CHROMIUM):
         _unavailable(f"end-to-end tests need Debian's chromium at {CHROMIUM}")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # The copy of the reference data (regions, pillar types) that serialized rollback restores after a
+    # transactional test is kept on the connection objects.
+    saved = {c.alias: c._test_serialized_contents for c in connections.all() if hasattr(c, "_test_serialized_contents")}
     with sync_playwright() as playwright:
+        # Playwright keeps an asyncio loop running in this thread, so Django's connection storage switches to
+        # a context-local one with new connection objects: give them the saved copy again.
+        for alias, contents in saved.items():
+            connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser

@@ -1,6 +1,7 @@
 """Reads for the participants pages. Shared scoping here; each area's reads in its own module."""
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ..models import Enrollment, Nomination, Person
 
@@ -29,14 +30,28 @@ def enrollments_visible_to(user) -> QuerySet[Enrollment]:
 
 
 def people_visible_to(user) -> QuerySet[Person]:
-    """Staff see the whole registry (it is the province's); operators the people of their kabupaten and
-    those their kabupaten nominated."""
+    """Staff: the people nominated to one of their organiser's batches. Operators: the people of their
+    kabupaten and those their kabupaten holds an active nomination for (waiting, accepted, replacement
+    requested). Others: nobody. rules.py asks the same of one person."""
     people = Person.objects.all()
     if not user.is_authenticated:
         return people.none()
     if user.is_organiser_staff:
-        return people
+        return people.filter(
+            Exists(Nomination.objects.filter(person=OuterRef("pk"), batch__organiser_id=user.organiser_id))
+        )
     if user.is_operator:
-        nominated = Nomination.objects.filter(person=OuterRef("pk"), kabupaten_id=user.kabupaten_id)
-        return people.filter(kabupaten_id=user.kabupaten_id) | people.filter(Exists(nominated))
+        nominated = Nomination.objects.filter(
+            person=OuterRef("pk"), kabupaten_id=user.kabupaten_id, status__in=Nomination.ACTIVE
+        )
+        return people.filter(Q(kabupaten_id=user.kabupaten_id) | Exists(nominated))
     return people.none()
+
+
+def related_or_none(obj, name: str):
+    """The object at the other end of a reverse one-to-one (a nomination's `enrollment`, its `replaced_by`),
+    or None when there is none."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None

@@ -11,8 +11,8 @@ from trainings.models import Batch, QuotaAllocation
 from trainings.selectors import batches_visible_to
 
 from ..models import AssignmentLetter, Nomination
-from ..services import QuotaState
-from . import nominations_visible_to
+from ..services import QuotaState, nomination_window_open
+from . import nominations_visible_to, related_or_none
 
 
 @dataclass
@@ -62,6 +62,7 @@ class OpenBatch:
 class PastBatch:
     batch: Batch
     counts: list  # (status label, count) of the kabupaten's nominations
+    deadline_passed: bool = False  # still open for nomination, but no longer for operators
 
 
 @dataclass
@@ -71,8 +72,9 @@ class NominationsHome:
 
 
 def nominations_home(*, user) -> NominationsHome:
-    """An operator's batches: those open for nomination with the seats left that concern their kabupaten,
-    and the others with their nominations counted by status. Four queries."""
+    """An operator's batches: those they may still nominate to (open, deadline not passed) with the seats
+    left that concern their kabupaten, and the others with their nominations counted by status. Four
+    queries."""
     kabupaten = user.kabupaten
     batches = list(
         batches_visible_to(user)
@@ -80,7 +82,7 @@ def nominations_home(*, user) -> NominationsHome:
         .prefetch_related(_allocations())
         .order_by("-start_date", "name")
     )
-    open_batches = [b for b in batches if b.status == Batch.Status.NOMINATION_OPEN]
+    open_batches = [b for b in batches if nomination_window_open(actor=user, batch=b)]
     states = QuotaState.load_many(open_batches)
     own = defaultdict(dict)
     rows = (
@@ -102,11 +104,16 @@ def nominations_home(*, user) -> NominationsHome:
             )
         )
     labels = dict(Nomination.Status.choices)
+    open_pks = {b.pk for b in open_batches}
     for batch in batches:
-        if batch.status != Batch.Status.NOMINATION_OPEN:
+        if batch.pk not in open_pks:
             counts = own.get(batch.pk, {})
             home.past_batches.append(
-                PastBatch(batch=batch, counts=[(labels[s], counts[s]) for s in Nomination.Status.values if s in counts])
+                PastBatch(
+                    batch=batch,
+                    counts=[(labels[s], counts[s]) for s in Nomination.Status.values if s in counts],
+                    deadline_passed=batch.status == Batch.Status.NOMINATION_OPEN,
+                )
             )
     return home
 
@@ -133,7 +140,8 @@ def kabupaten_choices(batch: Batch) -> QuerySet[Region]:
 class NominationRow:
     nomination: Nomination
     enrolled: bool
-    changeable: bool  # withdraw / replace may be offered (the window is checked separately)
+    changeable: bool  # withdraw / replace may be offered while nomination is open (checked separately)
+    answerable: bool  # the staff asked for a replacement: it may be answered after the deadline too
 
 
 @dataclass
@@ -143,6 +151,10 @@ class BatchNominations:
     rows: list
     seats: list
     letter: AssignmentLetter | None
+
+    @property
+    def has_answerable(self) -> bool:
+        return any(row.answerable for row in self.rows)
 
     @property
     def active_count(self) -> int:
@@ -165,13 +177,20 @@ def batch_nominations(*, user, batch: Batch, kabupaten: Region) -> BatchNominati
         .select_related("person", "pillar_type", "kecamatan", "enrollment", "replaces__person", "replaced_by__person")
         .order_by("person__full_name", "pk")
     )
-    changeable = {Nomination.Status.PENDING, Nomination.Status.REPLACEMENT_REQUESTED}
-    if user.is_organiser_staff:
-        changeable.add(Nomination.Status.ACCEPTED)
     rows = []
     for nomination in nominations:
-        enrolled = nomination.status == Nomination.Status.ACCEPTED and _has_enrollment(nomination)
-        rows.append(NominationRow(nomination=nomination, enrolled=enrolled, changeable=nomination.status in changeable))
+        enrolled = (
+            nomination.status == Nomination.Status.ACCEPTED and related_or_none(nomination, "enrollment") is not None
+        )
+        rows.append(
+            NominationRow(
+                nomination=nomination,
+                enrolled=enrolled,
+                changeable=nomination.is_active,
+                answerable=nomination.status == Nomination.Status.REPLACEMENT_REQUESTED
+                and batch.status != Batch.Status.FINISHED,
+            )
+        )
     quota = QuotaState.load(batch, allocations=batch.allocations.all())
     return BatchNominations(
         batch=batch,
@@ -180,13 +199,6 @@ def batch_nominations(*, user, batch: Batch, kabupaten: Region) -> BatchNominati
         seats=seats_for_kabupaten(quota, kabupaten),
         letter=AssignmentLetter.objects.filter(batch=batch, kabupaten=kabupaten).first(),
     )
-
-
-def _has_enrollment(nomination: Nomination) -> bool:
-    try:
-        return nomination.enrollment is not None
-    except Nomination.enrollment.RelatedObjectDoesNotExist:
-        return False
 
 
 def assignment_letters_visible_to(user) -> QuerySet[AssignmentLetter]:

@@ -12,7 +12,7 @@ from trainings.models import Batch, QuotaAllocation
 
 from ..models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
 from ..services import QuotaState
-from . import enrollments_visible_to, people_visible_to
+from . import enrollments_visible_to, people_visible_to, related_or_none
 
 # ------------------------------------------------------------------------------------------------- review
 
@@ -281,35 +281,25 @@ def nomination_record(nominations: QuerySet[Nomination], pk: int) -> Nomination:
     return nomination
 
 
-def replaced_by_or_none(nomination: Nomination) -> Nomination | None:
-    try:
-        return nomination.replaced_by
-    except Nomination.DoesNotExist:
-        return None
-
-
-def enrollment_or_none(nomination: Nomination) -> Enrollment | None:
-    try:
-        return nomination.enrollment
-    except Enrollment.DoesNotExist:
-        return None
-
-
 # ---------------------------------------------------------------------------------------------- people
 
 
 def person_record(*, user, pk: int) -> Person:
     """A person the user may find, with their training history (`person.history`: nominations across
     batches, newest batch first, each with its enrolment or None). Two queries."""
-    person = people_visible_to(user).select_related("kabupaten", "kecamatan", "pillar_type").get(pk=pk)
-    history = list(
-        person.nominations.select_related(
-            "batch__program", "batch__organiser", "kabupaten", "pillar_type", "enrollment"
-        ).order_by("-batch__start_date", "-pk")
+    history = Nomination.objects.select_related(
+        "batch__program", "batch__organiser", "kabupaten", "pillar_type", "enrollment"
+    ).order_by("-batch__start_date", "-pk")
+    # Prefetched rather than queried apart: the person rules then answer from them without a query.
+    person = (
+        people_visible_to(user)
+        .select_related("kabupaten", "kecamatan", "pillar_type")
+        .prefetch_related(Prefetch("nominations", queryset=history))
+        .get(pk=pk)
     )
-    for nomination in history:
-        nomination.enrollment_or_none = enrollment_or_none(nomination)
-    person.history = history
+    person.history = list(person.nominations.all())
+    for nomination in person.history:
+        nomination.enrollment_or_none = related_or_none(nomination, "enrollment")
     return person
 
 

@@ -5,12 +5,10 @@ An operator works for their own kabupaten; the batch's staff pick one (?kabupate
 nominations page). Uploads are found through the batch and, for an operator, their kabupaten: any other id
 is a 404."""
 
-from urllib.parse import urlencode
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -21,12 +19,13 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from config.forms import add_service_errors
-from trainings.selectors import batches_visible_to
 
 from .. import services
-from ..imports import MAX_ROWS, XLSX_CONTENT_TYPE, template_workbook
+from ..exports import XLSX_CONTENT_TYPE
+from ..imports import MAX_BYTES, MAX_ROWS, template_workbook
 from ..models import NominationUpload
 from ..selectors.operator import kabupaten_choices
+from .common import batch_for, for_kabupaten, kabupaten_for, nominations_url, refused_upload_form, upload_too_large
 
 RECENT_UPLOADS = 10
 
@@ -39,34 +38,6 @@ class UploadForm(forms.Form):
     )
 
 
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404 from None
-
-
-def _batch_for(request, batch_pk):
-    """A batch the user can find (else 404) and may nominate to (else 403)."""
-    batch = get_object_or_404(
-        batches_visible_to(request.user).select_related("program", "organiser").prefetch_related("allocations__region"),
-        pk=batch_pk,
-    )
-    if not request.user.has_perm("participants.nominate", batch):
-        raise PermissionDenied
-    return batch
-
-
-def _kabupaten_for(request, batch):
-    """An operator's own kabupaten; for staff the one picked in ?kabupaten= (None while none is picked)."""
-    if request.user.is_operator:
-        return request.user.kabupaten
-    region_id = request.GET.get("kabupaten")
-    if not region_id:
-        return None
-    return get_object_or_404(kabupaten_choices(batch), pk=_int(region_id))
-
-
 def _upload_for(request, batch, upload_pk) -> NominationUpload:
     uploads = NominationUpload.objects.filter(batch=batch).select_related("kabupaten", "uploaded_by")
     if request.user.is_operator:
@@ -74,22 +45,13 @@ def _upload_for(request, batch, upload_pk) -> NominationUpload:
     return get_object_or_404(uploads, pk=upload_pk)
 
 
-def _for_kabupaten(url: str, kabupaten, user) -> str:
-    """Staff pages carry the kabupaten they act for."""
-    return url if user.is_operator else f"{url}?{urlencode({'kabupaten': kabupaten.pk})}"
-
-
-def _nominations_url(batch, kabupaten, user) -> str:
-    return _for_kabupaten(reverse("participants:batch_nominations", args=[batch.pk]), kabupaten, user)
-
-
 # ------------------------------------------------------------------------------------------------- pages
 
 
 @login_required
 def import_template(request, batch_pk):
-    batch = _batch_for(request, batch_pk)
-    kabupaten = _kabupaten_for(request, batch)
+    batch = batch_for(request, batch_pk, with_allocations=True)
+    kabupaten = kabupaten_for(request, batch, request.GET.get("kabupaten"))
     if kabupaten is None:
         messages.info(request, _("Choose a regency/city first."))
         return redirect("participants:import_upload", batch_pk=batch.pk)
@@ -102,14 +64,21 @@ def import_template(request, batch_pk):
 @login_required
 def import_upload(request, batch_pk):
     """GET: the template and the upload form; POST: check the file and show its preview."""
-    batch = _batch_for(request, batch_pk)
-    kabupaten = _kabupaten_for(request, batch)
+    batch = batch_for(request, batch_pk, with_allocations=True)
+    kabupaten = kabupaten_for(request, batch, request.GET.get("kabupaten"))
     window_open = services.nomination_window_open(actor=request.user, batch=batch)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm()
     if request.method == "POST":
         if kabupaten is None:
             raise Http404
-        if form.is_valid():
+        too_large = upload_too_large(request, MAX_BYTES)
+        if too_large:
+            # Refused by its announced size, before the body is read.
+            message = _("The file is %(size)s MB; the limit is 2 MB. Split the participants over several files.")
+            form = refused_upload_form(UploadForm, message % {"size": number_format(too_large / 1024 / 1024, 1)})
+        else:
+            form = UploadForm(request.POST, request.FILES)
+        if not too_large and form.is_valid():
             try:
                 upload = services.nomination_upload_check(
                     actor=request.user, batch=batch, kabupaten=kabupaten, file=form.cleaned_data["file"]
@@ -133,18 +102,18 @@ def import_upload(request, batch_pk):
             uploads=NominationUpload.objects.filter(batch=batch, kabupaten=kabupaten)
             .select_related("uploaded_by")
             .order_by("-created_at", "-pk")[:RECENT_UPLOADS],
-            template_url=_for_kabupaten(
+            template_url=for_kabupaten(
                 reverse("participants:import_template", args=[batch.pk]), kabupaten, request.user
             ),
-            action_url=_for_kabupaten(reverse("participants:import_upload", args=[batch.pk]), kabupaten, request.user),
-            nominations_url=_nominations_url(batch, kabupaten, request.user),
+            action_url=for_kabupaten(reverse("participants:import_upload", args=[batch.pk]), kabupaten, request.user),
+            nominations_url=nominations_url(batch, kabupaten, request.user),
         )
     return render(request, "participants/import_upload.html", context)
 
 
 @login_required
 def import_preview(request, batch_pk, upload_pk):
-    batch = _batch_for(request, batch_pk)
+    batch = batch_for(request, batch_pk)
     upload = _upload_for(request, batch, upload_pk)
     report = upload.report
     window_open = services.nomination_window_open(actor=request.user, batch=batch)
@@ -159,10 +128,10 @@ def import_preview(request, batch_pk, upload_pk):
             "report": report,
             "window_open": window_open,
             "can_confirm": can_confirm,
-            "upload_url": _for_kabupaten(
+            "upload_url": for_kabupaten(
                 reverse("participants:import_upload", args=[batch.pk]), upload.kabupaten, request.user
             ),
-            "nominations_url": _nominations_url(batch, upload.kabupaten, request.user),
+            "nominations_url": nominations_url(batch, upload.kabupaten, request.user),
         },
     )
 
@@ -170,7 +139,7 @@ def import_preview(request, batch_pk, upload_pk):
 @login_required
 @require_POST
 def import_confirm(request, batch_pk, upload_pk):
-    batch = _batch_for(request, batch_pk)
+    batch = batch_for(request, batch_pk)
     upload = _upload_for(request, batch, upload_pk)
     try:
         upload = services.nomination_upload_confirm(actor=request.user, upload=upload)
@@ -199,13 +168,13 @@ def import_confirm(request, batch_pk, upload_pk):
             % {"n": refused},
         )
         return redirect("participants:import_preview", batch_pk=batch.pk, upload_pk=upload.pk)
-    return redirect(_nominations_url(batch, upload.kabupaten, request.user))
+    return redirect(nominations_url(batch, upload.kabupaten, request.user))
 
 
 @login_required
 @require_POST
 def import_discard(request, batch_pk, upload_pk):
-    batch = _batch_for(request, batch_pk)
+    batch = batch_for(request, batch_pk)
     upload = _upload_for(request, batch, upload_pk)
     try:
         services.nomination_upload_discard(actor=request.user, upload=upload)
@@ -214,7 +183,7 @@ def import_discard(request, batch_pk, upload_pk):
         return redirect("participants:import_preview", batch_pk=batch.pk, upload_pk=upload.pk)
     messages.info(request, _("The file was discarded; nothing was nominated from it."))
     return redirect(
-        _for_kabupaten(reverse("participants:import_upload", args=[batch.pk]), upload.kabupaten, request.user)
+        for_kabupaten(reverse("participants:import_upload", args=[batch.pk]), upload.kabupaten, request.user)
     )
 
 

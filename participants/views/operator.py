@@ -2,57 +2,27 @@
 (add one person, withdraw, replace, the assignment letter). Staff of the batch use the same pages for a
 kabupaten they pick. Thin: parse, check the role and the object, call a service or selector, render."""
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from stdnum.id import nik as stdnum_nik
 
 from config.forms import add_service_errors
+from trainings.models import Batch
 
 from .. import services
 from ..forms import PERSON_FORM_FIELDS, LetterForm, PersonForm, WithdrawForm
 from ..models import Nomination
 from ..selectors import nominations_visible_to, people_visible_to
 from ..selectors import operator as selectors
+from .common import batch_for, kabupaten_for, nominations_url, refused_upload_form, require, upload_too_large
 
 LETTER_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404 from None
-
-
-def _batch_for(request, batch_pk):
-    """A batch the user can find (else 404) and may nominate to (else 403), with its allocations."""
-    batch = get_object_or_404(selectors.batch_with_allocations(user=request.user, pk=_int(batch_pk)))
-    if not request.user.has_perm("participants.nominate", batch):
-        raise PermissionDenied
-    return batch
-
-
-def _kabupaten_for(request, batch, region_id):
-    """The kabupaten a page is about: an operator's own; for staff, the one they picked among the batch's
-    (None while none is picked; 404 for one that does not take part)."""
-    if request.user.is_operator:
-        return request.user.kabupaten
-    if not region_id:
-        return None
-    return get_object_or_404(selectors.kabupaten_choices(batch), pk=_int(region_id))
-
-
-def _page_url(batch, kabupaten, user) -> str:
-    url = reverse("participants:batch_nominations", args=[batch.pk])
-    return url if user.is_operator else f"{url}?{urlencode({'kabupaten': kabupaten.pk})}"
 
 
 def _nomination_for(request, pk) -> Nomination:
@@ -61,8 +31,7 @@ def _nomination_for(request, pk) -> Nomination:
         nominations_visible_to(request.user).select_related("batch__organiser", "kabupaten", "person", "pillar_type"),
         pk=pk,
     )
-    if not request.user.has_perm("participants.nomination.change", nomination):
-        raise PermissionDenied
+    require(request.user, "participants.nomination.change", nomination)
     return nomination
 
 
@@ -71,8 +40,7 @@ def _nomination_for(request, pk) -> Nomination:
 
 @login_required
 def nominations_home(request):
-    if not request.user.has_perm("participants.nominations.home"):
-        raise PermissionDenied
+    require(request.user, "participants.nominations.home")
     home = selectors.nominations_home(user=request.user)
     return render(request, "participants/operator_home.html", {"home": home})
 
@@ -96,7 +64,7 @@ def _render_page(request, batch, kabupaten, *, person_form=None, letter_form=Non
             window_open=window_open,
             person_form=person_form or PersonForm(kabupaten=kabupaten),
             letter_form=letter_form or LetterForm(),
-            page_url=_page_url(batch, kabupaten, request.user),
+            page_url=nominations_url(batch, kabupaten, request.user),
         )
     return render(request, "participants/operator_batch.html", context)
 
@@ -104,8 +72,8 @@ def _render_page(request, batch, kabupaten, *, person_form=None, letter_form=Non
 @login_required
 def batch_nominations(request, batch_pk):
     """GET: the kabupaten's nominations in the batch; POST: nominate one more person."""
-    batch = _batch_for(request, batch_pk)
-    kabupaten = _kabupaten_for(request, batch, request.GET.get("kabupaten"))
+    batch = batch_for(request, batch_pk, with_allocations=True)
+    kabupaten = kabupaten_for(request, batch, request.GET.get("kabupaten"))
     if request.method != "POST":
         return _render_page(request, batch, kabupaten)
     if kabupaten is None:
@@ -122,7 +90,7 @@ def batch_nominations(request, batch_pk):
             messages.success(request, _("%(name)s was nominated.") % {"name": nomination.person.full_name})
             for warning in warnings:
                 messages.warning(request, warning)
-            return redirect(_page_url(batch, kabupaten, request.user))
+            return redirect(nominations_url(batch, kabupaten, request.user))
     return _render_page(request, batch, kabupaten, person_form=form)
 
 
@@ -131,8 +99,8 @@ def batch_nominations(request, batch_pk):
 def person_lookup(request):
     """htmx: the person form again, filled in from the registry when the NIK typed is of someone the user
     may see; otherwise as typed. The NIK travels in the POST body, never in a URL."""
-    batch = _batch_for(request, request.POST.get("batch"))
-    kabupaten = _kabupaten_for(request, batch, request.POST.get("kabupaten"))
+    batch = batch_for(request, request.POST.get("batch"), with_allocations=True)
+    kabupaten = kabupaten_for(request, batch, request.POST.get("kabupaten"))
     if kabupaten is None:
         raise Http404
     initial = {name: request.POST.get(name, "") for name in PERSON_FORM_FIELDS}
@@ -149,10 +117,15 @@ def person_lookup(request):
 @login_required
 @require_POST
 def letter_upload(request, batch_pk):
-    batch = _batch_for(request, batch_pk)
-    kabupaten = _kabupaten_for(request, batch, request.GET.get("kabupaten"))
+    batch = batch_for(request, batch_pk, with_allocations=True)
+    kabupaten = kabupaten_for(request, batch, request.GET.get("kabupaten"))
     if kabupaten is None:
         raise Http404
+    too_large = upload_too_large(request, services.LETTER_MAX_BYTES)
+    if too_large:
+        # Refused by its announced size, before the body is read.
+        message = _("The file is %(size).1f MB; at most 5 MB is accepted.") % {"size": too_large / 1024 / 1024}
+        return _render_page(request, batch, kabupaten, letter_form=refused_upload_form(LetterForm, message))
     form = LetterForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -163,7 +136,7 @@ def letter_upload(request, batch_pk):
             add_service_errors(form, error)
         else:
             messages.success(request, _("The assignment letter was uploaded."))
-            return redirect(_page_url(batch, kabupaten, request.user))
+            return redirect(nominations_url(batch, kabupaten, request.user))
     return _render_page(request, batch, kabupaten, letter_form=form)
 
 
@@ -199,7 +172,7 @@ def nomination_withdraw(request, pk):
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("%(name)s was withdrawn.") % {"name": nomination.person.full_name})
-    return redirect(_page_url(nomination.batch, nomination.kabupaten, request.user))
+    return redirect(nominations_url(nomination.batch, nomination.kabupaten, request.user))
 
 
 @login_required
@@ -207,8 +180,9 @@ def nomination_replace(request, pk):
     """A form for the person who takes a nominee's place; the old nomination is kept, linked to the new."""
     nomination = _nomination_for(request, pk)
     batch, kabupaten = nomination.batch, nomination.kabupaten
-    back = _page_url(batch, kabupaten, request.user)
-    if not services.nomination_window_open(actor=request.user, batch=batch):
+    back = nominations_url(batch, kabupaten, request.user)
+    answering = nomination.status == Nomination.Status.REPLACEMENT_REQUESTED and batch.status != Batch.Status.FINISHED
+    if not (answering or services.nomination_window_open(actor=request.user, batch=batch)):
         messages.error(request, _("Nominations of this batch can no longer be changed."))
         return redirect(back)
     form = PersonForm(request.POST or None, kabupaten=kabupaten)

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -23,36 +23,13 @@ from stdnum.id import nik as stdnum_nik
 
 from config.forms import add_service_errors
 from pillars.models import Region
-from trainings.models import Batch
-from trainings.selectors import batches_visible_to
 
 from .. import exports, services
 from ..models import Nomination, Person
-from ..selectors import nominations_visible_to, people_visible_to
+from ..selectors import nominations_visible_to, people_visible_to, related_or_none
 from ..selectors import review as selectors
 from ..services import Decision
-
-
-def _require(user, perm, obj=None):
-    if not user.has_perm(perm, obj):
-        raise PermissionDenied
-
-
-def _batch_for(request, pk, perm) -> Batch:
-    """A batch the user can find (else 404) and may act on with `perm` (else 403)."""
-    batch = get_object_or_404(batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
-    _require(request.user, perm, batch)
-    return batch
-
-
-def _id(value) -> int | None:
-    """A positive id from a query or form value; anything else counts as not given."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
+from .common import batch_for, parse_id, require
 
 # ------------------------------------------------------------------------------------------------- review
 
@@ -78,9 +55,9 @@ class DecisionForm(forms.Form):
 def _review_filters(data) -> selectors.ReviewFilters:
     status = data.get("status", "")
     return selectors.ReviewFilters(
-        kabupaten_id=_id(data.get("kabupaten")),
-        pillar_type_id=_id(data.get("pillar")),
-        kecamatan_id=_id(data.get("kecamatan")),
+        kabupaten_id=parse_id(data.get("kabupaten")),
+        pillar_type_id=parse_id(data.get("pillar")),
+        kecamatan_id=parse_id(data.get("kecamatan")),
         status=status if status in Nomination.Status.values else "",
     )
 
@@ -116,7 +93,7 @@ def _render_review(request, batch, filters, form, selected=(), status=200):
 @login_required
 @require_GET
 def review(request, batch_pk):
-    batch = _batch_for(request, batch_pk, "participants.review")
+    batch = batch_for(request, batch_pk, "participants.review")
     return _render_review(request, batch, _review_filters(request.GET), DecisionForm())
 
 
@@ -124,9 +101,9 @@ def review(request, batch_pk):
 @require_POST
 def review_decide(request, batch_pk):
     """Accept, reject or ask for a replacement of the ticked nominations, all or nothing."""
-    batch = _batch_for(request, batch_pk, "participants.review")
+    batch = batch_for(request, batch_pk, "participants.review")
     filters = _review_filters(request.POST)
-    ids = [pk for pk in (_id(value) for value in request.POST.getlist("nominations")) if pk]
+    ids = [pk for pk in (parse_id(value) for value in request.POST.getlist("nominations")) if pk]
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
@@ -162,13 +139,13 @@ def _kabupaten_scope(request, batch) -> tuple[int | None, bool]:
     """(kabupaten id to narrow to, whether the user is the batch's staff). Operators are always narrowed to
     their kabupaten by enrollments_visible_to; staff may pick one with ?kabupaten=<id>."""
     is_staff = request.user.has_perm("participants.review", batch)
-    return (_id(request.GET.get("kabupaten")) if is_staff else None), is_staff
+    return (parse_id(request.GET.get("kabupaten")) if is_staff else None), is_staff
 
 
 @login_required
 @require_GET
 def enrollments(request, batch_pk):
-    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
+    batch = batch_for(request, batch_pk, "participants.enrollments.view")
     kabupaten_id, is_staff = _kabupaten_scope(request, batch)
     show_codes = is_staff and request.GET.get("codes") == "1"
     rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
@@ -191,14 +168,15 @@ def enrollments(request, batch_pk):
 @login_required
 @require_GET
 def access_codes(request, batch_pk):
-    """A printable A4 list of access codes, one kabupaten per page."""
-    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
-    kabupaten_id, is_staff = _kabupaten_scope(request, batch)
+    """A printable A4 list of access codes, one kabupaten per page (?kabupaten=<id>: that one only). The
+    codes are handed out by the staff: an operator who sees the list gets 403."""
+    batch = batch_for(request, batch_pk, "participants.review")
+    kabupaten_id, _is_staff = _kabupaten_scope(request, batch)
     rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
     return render(
         request,
         "participants/review_access_codes.html",
-        {"batch": batch, "groups": selectors.by_kabupaten(rows), "is_staff": is_staff, "kabupaten_id": kabupaten_id},
+        {"batch": batch, "groups": selectors.by_kabupaten(rows), "kabupaten_id": kabupaten_id},
     )
 
 
@@ -207,7 +185,7 @@ def access_codes(request, batch_pk):
 def enrollments_export(request, batch_pk):
     """The participant list as .xlsx with full personal data, for the staff (everyone, with access codes)
     and for an operator (their kabupaten's participants, without access codes)."""
-    batch = _batch_for(request, batch_pk, "participants.enrollments.view")
+    batch = batch_for(request, batch_pk, "participants.enrollments.view")
     kabupaten_id, is_staff = _kabupaten_scope(request, batch)
     rows = selectors.enrollment_list(user=request.user, batch=batch, kabupaten_id=kabupaten_id)
     content = exports.enrollments_xlsx(rows, batch=batch, with_access_codes=is_staff)
@@ -231,7 +209,7 @@ def nomination_detail(request, pk):
         nomination = selectors.nomination_record(nominations_visible_to(request.user), pk)
     except Nomination.DoesNotExist as error:
         raise Http404 from error
-    _require(request.user, "participants.nomination.view", nomination)
+    require(request.user, "participants.nomination.view", nomination)
     return render(
         request,
         "participants/review_nomination.html",
@@ -239,8 +217,8 @@ def nomination_detail(request, pk):
             "nomination": nomination,
             "person": nomination.person,
             "personal_data": request.user.has_perm("participants.person.personal_data", nomination.person),
-            "replaced_by": selectors.replaced_by_or_none(nomination),
-            "enrollment": selectors.enrollment_or_none(nomination),
+            "replaced_by": related_or_none(nomination, "replaced_by"),
+            "enrollment": related_or_none(nomination, "enrollment"),
             "is_staff": request.user.has_perm("participants.review", nomination.batch),
         },
     )
@@ -256,7 +234,7 @@ def person_detail(request, pk):
         person = selectors.person_record(user=request.user, pk=pk)
     except Person.DoesNotExist as error:
         raise Http404 from error
-    _require(request.user, "participants.person.view", person)
+    require(request.user, "participants.person.view", person)
     for nomination in person.history:
         nomination.may_view = request.user.has_perm("participants.nomination.view", nomination)
         nomination.batch_staff = request.user.has_perm("participants.review", nomination.batch)
@@ -285,7 +263,7 @@ class NikSearchForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def person_list(request):
     """The registry for staff: by part of the name (?q=) or by NIK, which is posted and never put in a URL."""
-    _require(request.user, "participants.person.view")
+    require(request.user, "participants.people.view")
     nik_form = NikSearchForm(request.POST if request.method == "POST" else None)
     if nik_form.is_valid():
         person = people_visible_to(request.user).filter(nik=nik_form.cleaned_data["nik"]).first()

@@ -509,6 +509,45 @@ def test_the_refusal_is_shown_next_to_the_file_field(client, operator, batch):
     assert NominationUpload.objects.count() == 0
 
 
+@pytest.mark.parametrize("as_staff", [False, True])
+def test_a_request_announced_over_2_mb_is_refused_before_its_body_is_read(client, operator, staff, batch, as_staff):
+    """Judged by the request's Content-Length: the test client's body is far smaller than announced, so
+    reading it would fail the request."""
+    client.force_login(staff if as_staff else operator)
+    query = f"?kabupaten={region(SITUBONDO).pk}" if as_staff else ""
+    url = reverse("participants:import_upload", args=[batch.pk]) + query
+    announced = 2 * 1024 * 1024 + 64 * 1024 + 1
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(url, {"file": upload_file(xlsx([row(1)]))}, CONTENT_LENGTH=str(announced))
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["file"]
+    assert error == "The file is 2.0 MB; the limit is 2 MB. Split the participants over several files."
+    assert 'id="error_1_id_file"' in response.content.decode()
+    assert NominationUpload.objects.count() == 0
+
+
+def test_a_file_just_under_the_limit_is_read_and_checked(client, operator, batch):
+    """The early refusal leaves room for the multipart envelope: a 2 MB file reaches the check."""
+    client.force_login(operator)
+    content = b"PK\x03\x04" + b"\x00" * (2 * 1024 * 1024 - 4)
+    response = client.post(reverse("participants:import_upload", args=[batch.pk]), {"file": upload_file(content)})
+    assert response.status_code == 200
+    assert response.context["form"].has_error("file", "unreadable")
+
+
+@pytest.mark.parametrize("value", ["2147483648", str(2**63), str(10**30), "abc"])
+def test_a_kabupaten_id_out_of_range_is_404(client, staff, batch, value):
+    client.force_login(staff)
+    for name in ("import_upload", "import_template"):
+        assert client.get(reverse(f"participants:{name}", args=[batch.pk]), {"kabupaten": value}).status_code == 404
+    response = client.post(
+        reverse("participants:import_upload", args=[batch.pk]) + f"?kabupaten={value}",
+        {"file": upload_file(xlsx([row(1)]))},
+    )
+    assert response.status_code == 404
+    assert NominationUpload.objects.count() == 0
+
+
 # -------------------------------------------------------------------------------------------- confirmation
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from participants import services
-from participants.models import AssignmentLetter, Nomination, NominationEvent, Person
+from participants.models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
 from tests.factories import BatchFactory, OperatorFactory, OrganiserFactory, StaffFactory, pillar, region
 from trainings.models import Batch, QuotaAllocation
 
@@ -249,6 +249,38 @@ def test_home_queries_do_not_grow_with_the_batches(
     assert len(response.context["home"].open_batches) == batches
 
 
+def test_home_lists_a_batch_past_its_deadline_apart_from_those_open_to_the_operator(
+    operator_client, operator, batch, organiser
+):
+    """Still open for nomination (the staff may add), but not for the operator any more."""
+    today = timezone.localdate()
+    late = BatchFactory(
+        organiser=organiser,
+        name="Angkatan Terlambat",
+        status=Batch.Status.NOMINATION_OPEN,
+        start_date=today + timedelta(days=40),
+        end_date=today + timedelta(days=42),
+        nomination_deadline=today + timedelta(days=5),
+    )
+    QuotaAllocation.objects.create(batch=late, kind="kabupaten", region=region(SITUBONDO), seats=5)
+    submit(operator, late, data(1))
+    Batch.objects.filter(pk=late.pk).update(nomination_deadline=today - timedelta(days=1))
+    Batch.objects.filter(pk=batch.pk).update(nomination_deadline=today)  # the last day still counts
+
+    response = operator_client.get(reverse("participants:nominations_home"))
+
+    home = response.context["home"]
+    assert [item.batch for item in home.open_batches] == [batch]
+    [past] = home.past_batches
+    assert (past.batch, past.deadline_passed) == (late, True)
+    assert [(status, n) for status, n in past.counts] == [(Nomination.Status.PENDING.label, 1)]
+    content = response.content.decode()
+    open_list = re.search(r'id="open-batches".*?id="past-batches"', content, re.S).group()
+    assert "Angkatan Terlambat" not in open_list
+    past_list = content[content.index('id="past-batches"') :]
+    assert "Angkatan Terlambat" in past_list and "data-deadline-passed" in past_list
+
+
 # ------------------------------------------------------------------------------------------ add one
 
 
@@ -468,14 +500,14 @@ def test_withdraw_without_a_reason(operator_client, operator, batch):
     assert Nomination.objects.get().status == Nomination.Status.WITHDRAWN
 
 
-def test_an_accepted_nomination_cannot_be_withdrawn_by_the_operator(operator_client, operator, staff, batch):
+def test_before_the_deadline_the_operator_may_withdraw_an_accepted_nominee(operator_client, operator, staff, batch):
     nomination, _ = submit(operator, batch, data(1))
     services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
-    before = state()
     response = operator_client.post(reverse("participants:nomination_withdraw", args=[nomination.pk]))
     assert response.status_code == 302
-    assert [level for level, _ in messages_of(response)] == ["error"]
-    assert state() == before
+    assert [level for level, _ in messages_of(response)] == ["success"]
+    assert Nomination.objects.get().status == Nomination.Status.WITHDRAWN
+    assert not Enrollment.objects.exists()
 
 
 def test_replace_keeps_both_records_linked(operator_client, operator, batch):
@@ -526,8 +558,8 @@ def test_the_page_shows_status_reason_progress_and_no_access_code(operator_clien
     assert content.count(">Enrolled</span>") == 1
     assert accepted.enrollment.access_code not in content
     assert "Waiting for review" in content
-    # The operator may no longer withdraw or replace an accepted or rejected nominee.
-    assert not rows[accepted.pk].changeable and not rows[rejected.pk].changeable
+    # Before the deadline an accepted nominee may still be withdrawn or replaced; a rejected one not.
+    assert rows[accepted.pk].changeable and not rows[rejected.pk].changeable
 
 
 def test_the_page_has_the_privacy_notice_with_the_organisers_contact(operator_client, batch):
@@ -673,6 +705,23 @@ def test_a_letter_of_exactly_5_mb_is_accepted(operator_client, batch):
     assert response.status_code == 302
 
 
+@pytest.mark.parametrize("query", ["", "staff"])
+def test_a_letter_announced_over_5_mb_is_refused_before_its_body_is_read(
+    client, operator, staff, batch, settings, query
+):
+    """Judged by the request's Content-Length: the test client's body is far smaller than announced, so
+    reading it would fail the request."""
+    client.force_login(staff if query else operator)
+    query = f"?kabupaten={region(SITUBONDO).pk}" if query else ""
+    url = reverse("participants:letter_upload", args=[batch.pk]) + query
+    announced = 5 * 1024 * 1024 + 64 * 1024 + 1
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(url, {"file": SimpleUploadedFile("a.pdf", PDF)}, CONTENT_LENGTH=str(announced))
+    assert response.status_code == 200
+    assert field_error(response, "file", "letter_form") == "The file is 5.1 MB; at most 5 MB is accepted."
+    assert AssignmentLetter.objects.count() == 0
+
+
 def test_a_new_letter_replaces_the_previous_one(operator_client, batch, settings, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         upload(operator_client, batch, "lama.pdf", PDF)
@@ -713,3 +762,22 @@ def test_a_letter_whose_file_is_gone_is_404(operator_client, operator, batch, se
     )
     (settings.MEDIA_ROOT / letter.file.name).unlink()
     assert operator_client.get(reverse("participants:letter_download", args=[letter.pk])).status_code == 404
+
+
+def test_a_replacement_request_can_be_answered_from_the_page_after_the_deadline(
+    operator_client, operator, staff, batch
+):
+    nomination, _ = submit(operator, batch, data(1))
+    services.nominations_decide(
+        actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="replace", reason="Bukan pilar PSM"
+    )
+    Batch.objects.filter(pk=batch.pk).update(nomination_deadline=timezone.localdate() - timedelta(days=1))
+    page = operator_client.get(page_url(batch))
+    row = next(r for r in page.context["page"].rows if r.nomination == nomination)
+    assert row.answerable
+    assert reverse("participants:nomination_replace", args=[nomination.pk]) in page.content.decode()
+    response = operator_client.post(
+        reverse("participants:nomination_replace", args=[nomination.pk]), post(2, full_name="Pengganti")
+    )
+    assert response.status_code == 302
+    assert Nomination.objects.get(replaces=nomination).person.full_name == "Pengganti"

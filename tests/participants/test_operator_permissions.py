@@ -286,6 +286,55 @@ def test_unknown_ids_are_404(client, world):
     assert client.post(lookup, {"nik": "3512011708850001"}).status_code == 404
 
 
+@pytest.mark.parametrize("value", ["2147483648", str(2**63), str(10**30), "-1", "abc"])
+def test_ids_out_of_range_are_404_not_500(client, world, value):
+    before = snapshot()
+    client.force_login(world["users"]["staff"])
+    page = reverse("participants:batch_nominations", args=[world["batch"].pk])
+    assert client.get(page, {"kabupaten": value}).status_code == 404
+    assert client.post(f"{page}?kabupaten={value}", form_data(90)).status_code == 404
+    letter = reverse("participants:letter_upload", args=[world["batch"].pk]) + f"?kabupaten={value}"
+    assert client.post(letter, {"file": SimpleUploadedFile("s.png", PNG)}).status_code == 404
+    lookup = reverse("participants:person_lookup")
+    nik = world["nomination"].person.nik
+    assert client.post(lookup, {"nik": nik, "batch": value}).status_code == 404
+    assert client.post(lookup, {"nik": nik, "batch": world["batch"].pk, "kabupaten": value}).status_code == 404
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("pk", [2**31, 2**63, 10**30])
+@pytest.mark.parametrize(
+    ("method", "url_name"),
+    [
+        ("get", "batch_nominations"),
+        ("post", "letter_upload"),
+        ("get", "letter_download"),
+        ("post", "nomination_withdraw"),
+        ("get", "nomination_replace"),
+    ],
+)
+def test_huge_ids_in_the_url_are_404(client, world, method, url_name, pk):
+    client.force_login(world["users"]["operator_situbondo"])
+    assert getattr(client, method)(reverse(f"participants:{url_name}", args=[pk])).status_code == 404
+
+
+def test_the_lookup_fills_in_for_staff_only_people_of_their_organisers_batches(client, world):
+    """Another organiser's staff, acting for Situbondo in their own batch, do not get the UPT's nominee
+    filled in: the registry shows each organiser the people of its own batches."""
+    other_staff = world["users"]["other_staff"]
+    batch = BatchFactory(organiser=other_staff.organiser, status=Batch.Status.NOMINATION_OPEN)
+    QuotaAllocation.objects.create(batch=batch, kind="kabupaten", region=region(SITUBONDO), seats=5)
+    person = world["nomination"].person
+    lookup = {"nik": person.nik, "batch": batch.pk, "kabupaten": region(SITUBONDO).pk}
+    client.force_login(other_staff)
+    response = client.post(reverse("participants:person_lookup"), lookup)
+    assert response.status_code == 200 and response.context["found"] is None
+    assert person.full_name not in response.content.decode()
+    client.force_login(world["users"]["staff"])
+    lookup["batch"] = world["batch"].pk
+    assert client.post(reverse("participants:person_lookup"), lookup).context["found"] == person
+
+
 def test_an_operator_cannot_switch_to_another_kabupaten_by_the_query(client, world):
     client.force_login(world["users"]["operator_situbondo"])
     url = reverse("participants:batch_nominations", args=[world["batch"].pk]) + f"?kabupaten={region(GRESIK).pk}"

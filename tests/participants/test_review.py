@@ -551,12 +551,19 @@ def test_access_codes_page_lists_codes_per_kabupaten(client, enrolled):
     response = client.get(enrollments_url(enrolled, "access_codes", kabupaten=region(GRESIK).pk))
     assert [region_.code for region_, _rows in response.context["groups"]] == [GRESIK]
 
+
+def test_only_the_staff_print_access_codes(client, enrolled):
+    """The staff hand the codes out: an operator sees their participants but neither the printable codes
+    nor the button to them."""
     client.force_login(enrolled.situbondo)
-    response = client.get(enrollments_url(enrolled, "access_codes", kabupaten=region(GRESIK).pk))
-    assert [region_.code for region_, _rows in response.context["groups"]] == [SITUBONDO]
-    html = response.content.decode()
-    assert all(code in html for code in codes[SITUBONDO])
-    assert not any(code in html for code in codes[GRESIK])
+    for kabupaten in (None, region(SITUBONDO).pk, region(GRESIK).pk):
+        query = {"kabupaten": kabupaten} if kabupaten else {}
+        assert client.get(enrollments_url(enrolled, "access_codes", **query)).status_code == 403
+    page = client.get(enrollments_url(enrolled)).content.decode()
+    assert reverse("participants:access_codes", args=[enrolled.batch.pk]) not in page
+    client.force_login(enrolled.staff)
+    page = client.get(enrollments_url(enrolled)).content.decode()
+    assert reverse("participants:access_codes", args=[enrolled.batch.pk]) in page
 
 
 def read_xlsx(response):

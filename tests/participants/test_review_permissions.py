@@ -4,7 +4,8 @@ Anonymous visitors are sent to the login page. The batch's staff get every page 
 redirect (302) with the change made. Someone who can find the batch but may not act on it (an operator on
 the review page, the facilitator teaching in it) gets 403. Someone for whom the batch, nomination or person
 does not exist (another organiser's staff, another kabupaten's operator) gets 404, so ids cannot be probed;
-and every refused request writes nothing."""
+and every refused request writes nothing. The registry is scoped the same way: staff find the people
+nominated to their organiser's batches, an operator those of their kabupaten or nominated by it."""
 
 from datetime import date, timedelta
 from io import BytesIO
@@ -136,23 +137,22 @@ VIEWS = {
 }
 
 OK, DENIED, HIDDEN = "ok", 403, 404
+NOT_FOUND = "not found"  # the NIK search answers "no one with this NIK", as for a NIK not in the registry
 ALL_OK = dict.fromkeys(VIEWS, OK)
 EXPECTED = {
     "staff": ALL_OK,
     "other_staff": {
         **dict.fromkeys(VIEWS, HIDDEN),
-        # The registry is the province's: every organiser's staff may look people up.
-        "person_detail": OK,
-        "gresik_person": OK,
+        # Their own registry page, holding only the people nominated to their organiser's batches.
         "person_list": OK,
-        "person_search": OK,
+        "person_search": NOT_FOUND,
     },
     "operator_situbondo": {
         **dict.fromkeys(VIEWS, HIDDEN),
         "review": DENIED,
         "review_decide": DENIED,
         "enrollments": OK,
-        "access_codes": OK,
+        "access_codes": DENIED,  # the staff hand the codes out
         "enrollments_export": OK,
         "nomination_detail": OK,
         "person_detail": OK,
@@ -164,6 +164,8 @@ EXPECTED = {
         "review": DENIED,
         "review_decide": DENIED,
         "gresik_batch_review": DENIED,
+        "access_codes": DENIED,
+        "gresik_batch_access_codes": DENIED,
         "nomination_detail": HIDDEN,
         "person_detail": HIDDEN,
         "person_list": DENIED,
@@ -232,6 +234,10 @@ def test_access(client, world, role, view):
         if view == "person_search":
             person = world["nominations"]["situbondo"].person
             assert response.url == reverse("participants:person_detail", args=[person.pk])
+    elif outcome == NOT_FOUND:
+        assert response.status_code == 200
+        assert "nik" in response.context["nik_form"].errors
+        assert snapshot() == before
     else:
         assert response.status_code == outcome
         assert snapshot() == before
@@ -241,14 +247,11 @@ def test_access(client, world, role, view):
 
 
 def names_in(response) -> set[str]:
-    if "enrollments" in response.context:
-        return {e.person.full_name for e in response.context["enrollments"]}
-    return {e.person.full_name for _region, rows in response.context["groups"] for e in rows}
+    return {e.person.full_name for e in response.context["enrollments"]}
 
 
-@pytest.mark.parametrize("view", ["enrollments", "access_codes"])
-def test_each_operator_sees_only_their_kabupatens_participants(client, world, view):
-    url = reverse(f"participants:{view}", args=[world["batch"].pk])
+def test_each_operator_sees_only_their_kabupatens_participants(client, world):
+    url = reverse("participants:enrollments", args=[world["batch"].pk])
     seen = {}
     for role in ("staff", "operator_situbondo", "operator_gresik"):
         client.logout()
@@ -311,3 +314,139 @@ def test_the_situbondo_operator_gets_nothing_of_gresik_through_the_registry_sear
     response = client.post(reverse("participants:person_list"), {"nik": world["nominations"]["gresik"].person.nik})
     assert response.status_code == 403
     assert "Location" not in response.headers
+
+
+# ---------------------------------------------------------------------------------------- the registry
+
+
+def other_organisers_batch(world):
+    """A batch of the other organiser giving Situbondo a quota, at dates apart from the UPT's."""
+    start = world["gresik_batch"].end_date + timedelta(days=30)
+    batch = BatchFactory(
+        organiser=world["users"]["other_staff"].organiser,
+        status=Batch.Status.NOMINATION_OPEN,
+        start_date=start,
+        end_date=start + timedelta(days=2),
+    )
+    QuotaAllocation.objects.create(batch=batch, kind="kabupaten", region=region(SITUBONDO), seats=10)
+    return batch
+
+
+def test_staff_of_another_organiser_cannot_open_a_person_of_the_upt(client, world):
+    person = world["nominations"]["situbondo"].person
+    client_for(client, world, "other_staff")
+    assert client.get(reverse("participants:person_detail", args=[person.pk])).status_code == 404
+    response = client.get(reverse("participants:person_list"))
+    assert response.status_code == 200 and response.context["page"].paginator.count == 0
+    response = client.post(reverse("participants:person_list"), {"nik": person.nik})
+    assert response.status_code == 200 and "nik" in response.context["nik_form"].errors
+    assert person.full_name not in response.content.decode()
+
+
+def test_staff_find_a_person_once_nominated_to_their_organisers_batch(client, world):
+    """The registry is shared, each organiser's staff see the people of their own batches (all of them)."""
+    person = world["nominations"]["situbondo"].person
+    other_staff = world["users"]["other_staff"]
+    services.nomination_submit(
+        actor=other_staff,
+        batch=other_organisers_batch(world),
+        kabupaten=region(SITUBONDO),
+        data=person_data(1, SITUBONDO),
+    )
+    client_for(client, world, "other_staff")
+    response = client.get(reverse("participants:person_detail", args=[person.pk]))
+    assert response.status_code == 200 and response.context["personal_data"]
+    assert person.nik in response.content.decode()
+    names = [p.full_name for p in client.get(reverse("participants:person_list")).context["page"]]
+    assert names == [person.full_name]
+    gresik = world["nominations"]["gresik"].person
+    assert client.get(reverse("participants:person_detail", args=[gresik.pk])).status_code == 404
+
+
+@pytest.fixture
+def cross_nomination(world):
+    """Gresik's operator nominates someone registered in Situbondo (a person of Situbondo's registry)."""
+    data = person_data(9, SITUBONDO)
+    data.kecamatan = None
+    nomination, _ = services.nomination_submit(
+        actor=world["users"]["operator_gresik"], batch=world["batch"], kabupaten=region(GRESIK), data=data
+    )
+    return nomination
+
+
+def test_an_operator_sees_personal_data_only_while_their_nomination_is_active(client, world, cross_nomination):
+    person = cross_nomination.person
+    person_url = reverse("participants:person_detail", args=[person.pk])
+    nomination_url = reverse("participants:nomination_detail", args=[cross_nomination.pk])
+    client_for(client, world, "operator_gresik")
+    response = client.get(person_url)
+    assert response.status_code == 200 and response.context["personal_data"]
+    assert client.get(nomination_url).context["personal_data"]
+
+    services.nomination_withdraw(actor=world["users"]["operator_gresik"], nomination=cross_nomination)
+
+    # Their own nomination's record stays theirs, with the person masked; the person is no longer theirs.
+    response = client.get(nomination_url)
+    assert response.status_code == 200 and not response.context["personal_data"]
+    html = response.content.decode()
+    assert person.nik not in html and person.masked_nik in html and person.phone not in html
+    assert client.get(person_url).status_code == 404
+    lookup = client.post(
+        reverse("participants:person_lookup"),
+        {"nik": person.nik, "batch": world["batch"].pk, "kabupaten": region(GRESIK).pk},
+    )
+    assert lookup.status_code == 200 and lookup.context["found"] is None
+    # The operator of the person's own kabupaten still sees them whole.
+    client.logout()
+    client_for(client, world, "operator_situbondo")
+    response = client.get(person_url)
+    assert response.status_code == 200 and response.context["personal_data"]
+
+
+@pytest.mark.parametrize("status", [Nomination.Status.REJECTED, Nomination.Status.REPLACED])
+def test_an_operator_loses_the_personal_data_of_a_nominee_no_longer_active(client, world, cross_nomination, status):
+    Nomination.objects.filter(pk=cross_nomination.pk).update(status=status, reason="Tidak memenuhi syarat")
+    client_for(client, world, "operator_gresik")
+    assert client.get(reverse("participants:person_detail", args=[cross_nomination.person.pk])).status_code == 404
+    response = client.get(reverse("participants:nomination_detail", args=[cross_nomination.pk]))
+    assert response.status_code == 200 and not response.context["personal_data"]
+
+
+# ------------------------------------------------------------------------------------------ odd ids
+
+HUGE = ["2147483648", str(2**63), str(10**30), "-1", "abc", "1e3"]
+
+
+@pytest.mark.parametrize("value", HUGE)
+def test_filters_with_ids_out_of_range_count_as_not_given(client, world, value):
+    client_for(client, world, "staff")
+    batch = world["batch"]
+    response = client.get(
+        reverse("participants:review", args=[batch.pk]), {"kabupaten": value, "pillar": value, "kecamatan": value}
+    )
+    assert response.status_code == 200
+    assert len(response.context["page"].nominations) == 4
+    for name in ("enrollments", "access_codes", "enrollments_export"):
+        assert client.get(reverse(f"participants:{name}", args=[batch.pk]), {"kabupaten": value}).status_code == 200
+
+
+@pytest.mark.parametrize("value", HUGE)
+def test_deciding_ids_out_of_range_is_an_error_not_a_500(client, world, value):
+    client_for(client, world, "staff")
+    before = snapshot()
+    response = client.post(
+        reverse("participants:review_decide", args=[world["batch"].pk]),
+        {"nominations": [value], "decision": Decision.ACCEPT, "kabupaten": value},
+    )
+    assert response.status_code == 200
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("pk", [2**31, 2**63, 10**30])
+@pytest.mark.parametrize(
+    "name", ["nomination_detail", "person_detail", "review", "enrollments", "access_codes", "enrollments_export"]
+)
+def test_huge_ids_in_the_url_are_404(client, world, name, pk):
+    client_for(client, world, "staff")
+    assert client.get(reverse(f"participants:{name}", args=[pk])).status_code == 404

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import override
 
 from participants import services
 from participants.models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
@@ -252,21 +253,19 @@ def test_an_operator_cannot_rewrite_another_kabupatens_registry_record(batch, op
     gresik_person = data(7, nik="3525101708850007", kabupaten=region("35.25"), kecamatan=region("35.25.10"))
     submit(gresik, batch, gresik_person, kabupaten=region("35.25"))
     # Situbondo nominates the same NIK with other data: the nomination stands, the record does not change.
-    nomination, warnings = submit(
-        operator,
-        BatchFactory(
-            organiser=staff.organiser,
-            status=Batch.Status.NOMINATION_OPEN,
-            quota_total=5,
-            nomination_deadline=DEADLINE,
-            start_date=date(2025, 11, 3),
-            end_date=date(2025, 11, 6),
-        ),
-        data(7, nik="3525101708850007", full_name="Nama Lain"),
+    other_batch = BatchFactory(
+        organiser=staff.organiser,
+        status=Batch.Status.NOMINATION_OPEN,
+        quota_total=5,
+        nomination_deadline=DEADLINE,
+        start_date=date(2025, 11, 3),
+        end_date=date(2025, 11, 6),
     )
+    with override("en"):
+        nomination, warnings = submit(operator, other_batch, data(7, nik="3525101708850007", full_name="Nama Lain"))
     person = Person.objects.get(nik="3525101708850007")
     assert person.full_name == "Peserta 7" and person.kabupaten == region("35.25")
-    assert nomination.person == person and any("Peserta 7" in w for w in warnings)
+    assert nomination.person == person and any("another regency/city" in w for w in warnings)
 
 
 def test_with_kecamatan_quotas_the_kecamatan_is_required(batch, operator):
@@ -274,3 +273,61 @@ def test_with_kecamatan_quotas_the_kecamatan_is_required(batch, operator):
     with pytest.raises(ValidationError) as excinfo:
         submit(operator, batch, data(1, kecamatan=None))
     assert keys(excinfo) == {"kecamatan"}
+
+
+def test_nominating_a_known_person_again_keeps_what_the_form_left_empty(batch, operator):
+    first, _warnings = submit(operator, batch, data(1, phone="081234567890", address="Dusun Krajan", education="sma"))
+    services.nomination_withdraw(actor=operator, nomination=first, today=BEFORE_DEADLINE)
+    submit(operator, batch, data(1, kecamatan=None))
+    person = Person.objects.get(nik="3512011708850001")
+    assert (person.phone, person.address, person.education) == ("081234567890", "Dusun Krajan", "sma")
+    assert person.kecamatan == region("35.12.01")
+
+
+def test_a_person_pending_in_two_overlapping_batches_is_accepted_in_one_only(batch, operator, staff):
+    other = BatchFactory(
+        organiser=staff.organiser,
+        status=Batch.Status.NOMINATION_OPEN,
+        start_date=date(2025, 10, 15),
+        end_date=date(2025, 10, 18),
+        nomination_deadline=DEADLINE,
+    )
+    here, _warnings = submit(operator, batch, data(1))
+    there, warnings = submit(operator, other, data(1))
+    assert warnings  # the operator is told at once
+    services.nominations_decide(actor=staff, batch=batch, nomination_ids=[here.pk], decision="accept")
+    with pytest.raises(ValidationError) as excinfo:
+        services.nominations_decide(actor=staff, batch=other, nomination_ids=[there.pk], decision="accept")
+    assert batch.name in excinfo.value.messages[0]
+
+
+def test_a_rejected_person_is_not_nominated_again_by_the_operator(batch, operator, staff):
+    nomination, _warnings = submit(operator, batch, data(1))
+    services.nominations_decide(
+        actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="reject", reason="Bukan warga Situbondo"
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(1))
+    assert "Bukan warga Situbondo" in excinfo.value.message_dict["nik"][0]
+    submit(staff, batch, data(1))  # the staff may reconsider
+
+
+@pytest.mark.parametrize("year", [1885, 2085, date.today().year - 5])
+def test_an_implausible_birth_year_is_refused(batch, operator, year):
+    born = date(year, 8, 17)
+    with pytest.raises(ValidationError) as excinfo:
+        submit(operator, batch, data(1, birth_date=born, nik=f"351201{born:%d%m%y}0001"))
+    assert keys(excinfo) == {"birth_date"}
+
+
+def test_a_requested_replacement_can_be_answered_after_the_deadline(batch, operator, staff):
+    nomination, _warnings = submit(operator, batch, data(1))
+    services.nominations_decide(
+        actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="replace", reason="Bukan pilar PSM"
+    )
+    with pytest.raises(ValidationError):  # a new nomination after the deadline: refused
+        submit(operator, batch, data(2), today=AFTER_DEADLINE)
+    replacement, _warnings = services.nomination_replace(
+        actor=operator, nomination=nomination, data=data(3), today=AFTER_DEADLINE
+    )
+    assert replacement.replaces == nomination and replacement.status == Nomination.Status.PENDING
