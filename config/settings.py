@@ -180,6 +180,11 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
 
+# QR self check-in: opens this many minutes before a session starts; later than CHECKIN_LATE_MINUTES after the
+# start a participant is recorded as late (terlambat).
+CHECKIN_OPEN_MINUTES = env_int("CHECKIN_OPEN_MINUTES", 30)
+CHECKIN_LATE_MINUTES = env_int("CHECKIN_LATE_MINUTES", 15)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

@@ -260,6 +260,11 @@ class Session(models.Model):
         Facilitator, blank=True, related_name="sessions", verbose_name=_("facilitators")
     )
     venue = models.CharField(_("venue"), max_length=200, blank=True)
+    # Who really taught: recorded by staff; until then the scheduled facilitators count.
+    taught_by = models.ManyToManyField(
+        Facilitator, blank=True, related_name="sessions_taught", verbose_name=_("facilitators who taught")
+    )
+    taught_recorded = models.BooleanField(_("teaching recorded"), default=False)
 
     class Meta:
         ordering = ["date", "start_time"]
@@ -288,3 +293,68 @@ class Session(models.Model):
     def time_range(self) -> str:
         """As on Indonesian forms: "08.00 - 09.30 WIB"."""
         return f"{self.start_time:%H.%M} - {self.end_time:%H.%M} WIB"
+
+
+class Attendance(models.Model):
+    """One participant's presence at one session."""
+
+    class Status(models.TextChoices):
+        PRESENT = "hadir", _("Present (hadir)")
+        LATE = "terlambat", _("Late (terlambat)")
+        EXCUSED = "izin", _("Excused (izin)")
+        SICK = "sakit", _("Sick (sakit)")
+        ABSENT = "alpa", _("Absent without notice (alpa)")
+
+    class Method(models.TextChoices):
+        FACILITATOR = "facilitator", _("by the facilitator")
+        STAFF = "staff", _("by the staff")
+        SELF = "self", _("self check-in")
+
+    # Statuses that count as attended for the pass rule.
+    ATTENDED = frozenset({Status.PRESENT, Status.LATE})
+    LETTERS = {"hadir": "H", "terlambat": "T", "izin": "I", "sakit": "S", "alpa": "A"}
+
+    session = models.ForeignKey(Session, models.CASCADE, related_name="attendances", verbose_name=_("session"))
+    enrollment = models.ForeignKey(
+        "participants.Enrollment", models.CASCADE, related_name="attendances", verbose_name=_("participant")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    method = models.CharField(_("recorded"), max_length=12, choices=Method.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("recorded by")
+    )
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        verbose_name = _("attendance")
+        verbose_name_plural = _("attendance")
+        constraints = [models.UniqueConstraint(fields=["session", "enrollment"], name="attendance_once_per_session")]
+
+    def __str__(self):
+        return f"{self.enrollment} · {self.session}: {self.status}"
+
+    @property
+    def letter(self) -> str:
+        return self.LETTERS[self.status]
+
+
+class AttendanceChange(models.Model):
+    """The history of an attendance record: every change, old → new, who, when, how and why."""
+
+    attendance = models.ForeignKey(Attendance, models.CASCADE, related_name="changes")
+    old_status = models.CharField(max_length=10, choices=Attendance.Status.choices, blank=True)
+    new_status = models.CharField(max_length=10, choices=Attendance.Status.choices)
+    note = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    method = models.CharField(max_length=12, choices=Attendance.Method.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+        verbose_name = _("attendance change")
+        verbose_name_plural = _("attendance changes")
+
+    def __str__(self):
+        return f"{self.old_status or '—'} → {self.new_status}"

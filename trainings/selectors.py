@@ -2,12 +2,13 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import Batch, BatchVenue, Facilitator, Module, QuotaAllocation, Session
+from .models import Attendance, Batch, BatchVenue, Facilitator, Module, QuotaAllocation, Session
 
 
 def batches_visible_to(user) -> QuerySet[Batch]:
@@ -206,17 +207,22 @@ class WorkloadRow:
 
 
 def facilitator_workload(*, organiser, year: int) -> list[WorkloadRow]:
-    """JP per facilitator per month, and every pair of their sessions that overlap. Two queries."""
+    """JP per facilitator per month, and every pair of their sessions that overlap. A session counts for the
+    facilitators recorded as having taught it, or else for those scheduled. Three queries."""
     facilitators = list(Facilitator.objects.filter(organiser=organiser).order_by("name"))
-    through = Session.facilitators.through
-    links = (
-        through.objects.filter(facilitator__organiser=organiser, session__date__year=year)
-        .select_related("session__batch", "session__module")
-        .order_by("facilitator_id", "session__date", "session__start_time")
-    )
     by_facilitator = defaultdict(list)
-    for link in links:
-        by_facilitator[link.facilitator_id].append(link.session)
+    for relation, taught in ((Session.facilitators, False), (Session.taught_by, True)):
+        links = (
+            relation.through.objects.filter(
+                facilitator__organiser=organiser, session__date__year=year, session__taught_recorded=taught
+            )
+            .select_related("session__batch", "session__module")
+            .order_by("session__date", "session__start_time")
+        )
+        for link in links:
+            by_facilitator[link.facilitator_id].append(link.session)
+    for sessions in by_facilitator.values():
+        sessions.sort(key=lambda s: (s.date, s.start_time))
     rows = []
     for facilitator in facilitators:
         sessions = by_facilitator.get(facilitator.pk, [])
@@ -240,3 +246,99 @@ def facilitator_sessions(*, user, since: date) -> QuerySet[Session]:
         .select_related("batch", "module")
         .order_by("date", "start_time")
     )
+
+
+# ------------------------------------------------------------------------------------------- attendance
+
+
+@dataclass
+class AttendanceRow:
+    enrollment: object
+    cells: list  # the Attendance (or None) of each session, in timetable order
+    jp_attended: int
+    percent: float
+    eligible: bool
+    risk: str  # "" | "cannot_pass" | "one_absence_away"
+
+
+@dataclass
+class AttendanceMatrix:
+    batch: Batch
+    sessions: list
+    rows: list
+    jp_scheduled: int
+
+    @property
+    def pass_percent(self):
+        return self.batch.program.pass_percent
+
+    @property
+    def at_risk(self) -> list:
+        return [row for row in self.rows if row.risk]
+
+
+def _passes(attended: int, scheduled: int, pass_percent) -> bool:
+    # Exact: attended / scheduled ≥ pass_percent / 100, without rounding.
+    return scheduled > 0 and attended * 100 >= pass_percent * scheduled
+
+
+def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> AttendanceMatrix:
+    """Participants × sessions with JP attended, the share of scheduled JP, and eligibility by the program's
+    pass rule: the one place eligibility is computed (certificates use it too). During the batch, a
+    participant is flagged when they can no longer pass, or would not after one more absence, counting as
+    missed only sessions already held. Three queries, whatever the size of the batch (plus one for the batch's
+    program if not loaded)."""
+    from participants.models import Enrollment  # participants builds on trainings
+
+    now = now or timezone.now()
+    sessions = list(batch.sessions.order_by("date", "start_time", "pk"))
+    if enrollments is None:
+        enrollments = Enrollment.objects.filter(batch=batch)
+    enrollments = list(
+        enrollments.select_related("person__pillar_type", "nomination__kabupaten").order_by("person__full_name", "pk")
+    )
+    status = {
+        (a.enrollment_id, a.session_id): a
+        for a in Attendance.objects.filter(session__batch=batch, enrollment__in=[e.pk for e in enrollments]).only(
+            "enrollment_id", "session_id", "status", "note"
+        )
+    }
+    scheduled = sum(s.jp for s in sessions)
+    pass_percent = batch.program.pass_percent
+    ended = [timezone.make_aware(datetime.combine(s.date, s.end_time)) <= now for s in sessions]
+    future_jp = [s.jp for s, done in zip(sessions, ended, strict=True) if not done]
+    running = batch.status == Batch.Status.RUNNING and future_jp
+    rows = []
+    for enrollment in enrollments:
+        cells = [status.get((enrollment.pk, s.pk)) for s in sessions]
+        attended = sum(
+            s.jp for s, cell in zip(sessions, cells, strict=True) if cell and cell.status in Attendance.ATTENDED
+        )
+        missed = sum(
+            s.jp
+            for s, cell, done in zip(sessions, cells, ended, strict=True)
+            if done and not (cell and cell.status in Attendance.ATTENDED)
+        )
+        risk = ""
+        if running:
+            reachable = scheduled - missed
+            if not _passes(reachable, scheduled, pass_percent):
+                risk = "cannot_pass"
+            elif not _passes(reachable - max(future_jp), scheduled, pass_percent):
+                risk = "one_absence_away"
+        rows.append(
+            AttendanceRow(
+                enrollment=enrollment,
+                cells=cells,
+                jp_attended=attended,
+                percent=round(attended * 100 / scheduled, 1) if scheduled else 0.0,
+                eligible=_passes(attended, scheduled, pass_percent),
+                risk=risk,
+            )
+        )
+    return AttendanceMatrix(batch=batch, sessions=sessions, rows=rows, jp_scheduled=scheduled)
+
+
+def eligible_enrollments(*, batch: Batch) -> list:
+    """The enrolments that meet the program's pass rule."""
+    return [row.enrollment for row in attendance_matrix(batch=batch).rows if row.eligible]

@@ -3,10 +3,13 @@
 They take keyword-only arguments, run in a transaction where several rows change and raise
 ValidationError with an Indonesian-ready message when a rule is broken."""
 
+import hashlib
+import hmac
 from collections import defaultdict
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -15,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from pillars.models import Region
 
-from .models import JP_MINUTES, Batch, BatchVenue, Facilitator, QuotaAllocation, Session
+from .models import JP_MINUTES, Attendance, AttendanceChange, Batch, BatchVenue, Facilitator, QuotaAllocation, Session
 
 
 def _long_date(value: date) -> str:
@@ -539,3 +542,215 @@ def schedule_from_curriculum(*, batch: Batch) -> list[Session]:
             remaining -= fits
     Session.objects.bulk_create(sessions)
     return sessions
+
+
+# ------------------------------------------------------------------------------------------- attendance
+
+
+def session_facilitator_ids(session: Session) -> set[int]:
+    """Facilitators who may record the session: those scheduled and those recorded as having taught."""
+    return {f.pk for f in session.facilitators.all()} | {f.pk for f in session.taught_by.all()}
+
+
+def attendance_may_record(*, actor, session: Session, today: date | None = None) -> bool:
+    """The session's facilitators until the end of the batch; the organiser's staff always (with a reason
+    once the batch is over)."""
+    batch = session.batch
+    if actor.is_organiser_staff and actor.organiser_id == batch.organiser_id:
+        return True
+    if not actor.is_facilitator:
+        return False
+    facilitator = actor.facilitator_record
+    if facilitator is None or facilitator.pk not in session_facilitator_ids(session):
+        return False
+    today = today or timezone.localdate()
+    return batch.status != Batch.Status.FINISHED and today <= batch.end_date
+
+
+def _reason_required(*, actor, batch: Batch, today: date) -> bool:
+    return actor.is_organiser_staff and (batch.status == Batch.Status.FINISHED or today > batch.end_date)
+
+
+def _method_of(actor) -> str:
+    return Attendance.Method.STAFF if actor.is_organiser_staff else Attendance.Method.FACILITATOR
+
+
+@transaction.atomic
+def attendance_record(
+    *,
+    actor,
+    session: Session,
+    enrollment,
+    status: str,
+    note: str = "",
+    reason: str = "",
+    now=None,
+) -> Attendance:
+    """Record or correct one participant's status at a session; every change is kept in the history."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if not attendance_may_record(actor=actor, session=session, today=today):
+        raise PermissionDenied
+    if status not in Attendance.Status.values:
+        raise ValidationError({"status": _("Unknown attendance status.")})
+    if enrollment.batch_id != session.batch_id:
+        raise ValidationError(_("This participant is not enrolled in the session's batch."))
+    reason = reason.strip()
+    if _reason_required(actor=actor, batch=session.batch, today=today) and not reason:
+        raise ValidationError({"reason": _("The batch is over: give a reason for the correction.")})
+    attendance = Attendance.objects.select_for_update().filter(session=session, enrollment=enrollment).first()
+    old = attendance.status if attendance else ""
+    note = note.strip()
+    if attendance and attendance.status == status and attendance.note == note:
+        return attendance
+    if attendance is None:
+        attendance = Attendance(session=session, enrollment=enrollment)
+    attendance.status = status
+    attendance.note = note
+    attendance.method = _method_of(actor)
+    attendance.recorded_by = actor
+    attendance.recorded_at = now
+    attendance.save()
+    AttendanceChange.objects.create(
+        attendance=attendance,
+        old_status=old,
+        new_status=status,
+        note=note,
+        reason=reason,
+        method=attendance.method,
+        changed_by=actor,
+        changed_at=now,
+    )
+    return attendance
+
+
+@transaction.atomic
+def attendance_mark_all_present(*, actor, session: Session, now=None) -> int:
+    """“Semua hadir”: everyone without a status yet is marked present; recorded statuses stay as they are.
+    Returns how many were marked."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if not attendance_may_record(actor=actor, session=session, today=today):
+        raise PermissionDenied
+    if _reason_required(actor=actor, batch=session.batch, today=today):
+        raise ValidationError(_("The batch is over: correct participants one by one, with a reason."))
+    from participants.models import Enrollment  # participants builds on trainings
+
+    Session.objects.select_for_update().filter(pk=session.pk).first()  # one “semua hadir” at a time
+    missing = Enrollment.objects.filter(batch_id=session.batch_id).exclude(attendances__session=session)
+    method = _method_of(actor)
+    created = Attendance.objects.bulk_create(
+        Attendance(
+            session=session,
+            enrollment=enrollment,
+            status=Attendance.Status.PRESENT,
+            method=method,
+            recorded_by=actor,
+            recorded_at=now,
+        )
+        for enrollment in missing
+    )
+    AttendanceChange.objects.bulk_create(
+        AttendanceChange(
+            attendance=attendance,
+            new_status=Attendance.Status.PRESENT,
+            method=method,
+            changed_by=actor,
+            changed_at=now,
+        )
+        for attendance in created
+    )
+    return len(created)
+
+
+@transaction.atomic
+def session_record_teaching(*, actor, session: Session, facilitators) -> Session:
+    """Staff record who actually taught a session; facilitator JP in the workload count these."""
+    if not (actor.is_organiser_staff and actor.organiser_id == session.batch.organiser_id):
+        raise PermissionDenied
+    facilitators = list(facilitators)
+    for facilitator in facilitators:
+        if facilitator.organiser_id != session.batch.organiser_id:
+            raise ValidationError(
+                {"facilitators": _("%(name)s is not a facilitator of this organiser.") % {"name": facilitator.name}}
+            )
+    session.taught_by.set(facilitators)
+    session.taught_recorded = True
+    session.save(update_fields=["taught_recorded"])
+    return session
+
+
+# ------------------------------------------------------------------------------------------ QR check-in
+
+CHECKIN_STEP_SECONDS = 30
+
+
+def _checkin_signature(session_id: int, step: int) -> str:
+    message = f"checkin:{session_id}:{step}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def checkin_window(session: Session) -> tuple[datetime, datetime]:
+    """Check-in opens CHECKIN_OPEN_MINUTES before the start and closes at the end of the session."""
+    start = timezone.make_aware(datetime.combine(session.date, session.start_time))
+    end = timezone.make_aware(datetime.combine(session.date, session.end_time))
+    return start - timedelta(minutes=settings.CHECKIN_OPEN_MINUTES), end
+
+
+def checkin_token(session: Session, now=None) -> str:
+    """The token the projector shows now; it changes every 30 seconds."""
+    now = now or timezone.now()
+    step = int(now.timestamp()) // CHECKIN_STEP_SECONDS
+    return f"{step}-{_checkin_signature(session.pk, step)}"
+
+
+def checkin_token_valid(session: Session, token: str, now=None) -> bool:
+    """A token is valid in its own 30 seconds and the next 30 (time to scan and type a code), and only
+    while check-in is open for the session."""
+    now = now or timezone.now()
+    opens, closes = checkin_window(session)
+    if not opens <= now <= closes:
+        return False
+    step_text, _dash, signature = (token or "").partition("-")
+    if not step_text.isdigit():
+        return False
+    step = int(step_text)
+    current = int(now.timestamp()) // CHECKIN_STEP_SECONDS
+    if step not in (current, current - 1):
+        return False
+    return hmac.compare_digest(signature, _checkin_signature(session.pk, step))
+
+
+@transaction.atomic
+def attendance_checkin(*, session: Session, token: str, access_code: str, now=None) -> Attendance:
+    """A participant checks in with the projected token and their personal access code."""
+    from participants.models import Enrollment
+
+    now = now or timezone.now()
+    if not checkin_token_valid(session, token, now):
+        raise ValidationError(_("This QR code has expired or is not valid; scan the code on the screen again."))
+    code = "".join((access_code or "").split()).upper()
+    enrollment = Enrollment.objects.filter(batch_id=session.batch_id, access_code=code).first()
+    if enrollment is None:
+        raise ValidationError(
+            {"access_code": _("This access code is not enrolled in this batch. Check the code on your card.")}
+        )
+    existing = Attendance.objects.select_for_update().filter(session=session, enrollment=enrollment).first()
+    if existing is not None:
+        raise ValidationError(
+            _("You are already recorded for this session (%(status)s).") % {"status": existing.get_status_display()}
+        )
+    start = timezone.make_aware(datetime.combine(session.date, session.start_time))
+    late = now > start + timedelta(minutes=settings.CHECKIN_LATE_MINUTES)
+    status = Attendance.Status.LATE if late else Attendance.Status.PRESENT
+    attendance = Attendance.objects.create(
+        session=session,
+        enrollment=enrollment,
+        status=status,
+        method=Attendance.Method.SELF,
+        recorded_at=now,
+    )
+    AttendanceChange.objects.create(
+        attendance=attendance, new_status=status, method=Attendance.Method.SELF, changed_at=now
+    )
+    return attendance
