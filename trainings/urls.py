@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import attendance_views, recap_views, views
 
 app_name = "trainings"
 urlpatterns = [
@@ -25,4 +25,6 @@ urlpatterns = [
     path("kalender/", views.calendar_view, name="calendar"),
     path("beban-fasilitator/", views.workload, name="workload"),
     path("saya/", views.my_batches, name="my_batches"),
+    *attendance_views.urlpatterns,
+    *recap_views.urlpatterns,
 ]

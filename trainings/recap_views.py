@@ -1,0 +1,3 @@
+"""Placeholder: filled in by this area's pages."""
+
+urlpatterns: list = []
