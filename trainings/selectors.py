@@ -287,7 +287,8 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
     pass rule: the one place eligibility is computed (certificates use it too). During the batch, a
     participant is flagged when they can no longer pass, or would not after one more absence, counting as
     missed only sessions already held. Three queries, whatever the size of the batch (plus one for the batch's
-    program if not loaded)."""
+    program if not loaded). "One absence away" is for those who already missed something: with long sessions a
+    strict rule would otherwise flag everybody."""
     from participants.models import Enrollment  # participants builds on trainings
 
     now = now or timezone.now()
@@ -324,7 +325,7 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
             reachable = scheduled - missed
             if not _passes(reachable, scheduled, pass_percent):
                 risk = "cannot_pass"
-            elif not _passes(reachable - max(future_jp), scheduled, pass_percent):
+            elif missed and not _passes(reachable - max(future_jp), scheduled, pass_percent):
                 risk = "one_absence_away"
         rows.append(
             AttendanceRow(

@@ -1,7 +1,7 @@
 """Load the demo: UPT PTKS Malang, its program, facilitators, a finished Situbondo batch, an upcoming batch
 open for nomination, a two-venue draft bimtek, and one account per role. Safe to run again."""
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -16,6 +16,20 @@ from trainings import services
 from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
 
 DEMO_PASSWORD = "sinergi-demo"  # noqa: S105 - documented demo password, refused outside DEBUG
+
+GRESIK_PREFIX = "Bimtek Penguatan Pendamping PKH · Kabupaten Gresik"
+
+# Who was not (fully) there in Situbondo: (participant index, day index, index of the session within that day
+# or None for the whole day, status, note). Participant 7 was ill for a whole day and falls below the pass rule;
+# the others missed at most 2 JP and still pass.
+SITUBONDO_EXCEPTIONS = [
+    (3, 0, 1, "terlambat", "bus dari Situbondo terlambat"),
+    (11, 1, 1, "izin", "menghadiri rapat desa"),
+    (7, 1, None, "sakit", "demam"),
+    (20, 3, 0, "terlambat", ""),
+    (25, 2, 1, "izin", "keluarga berduka"),
+    (31, 0, 2, "sakit", "periksa ke puskesmas"),
+]
 
 CURRICULUM = [
     ("Building Learning Commitment (BLC)", 3),
@@ -57,6 +71,7 @@ class Command(BaseCommand):
             self._situbondo(organiser, program, facilitators, staff=staff, operator=situbondo)
             self._upcoming(organiser, program, facilitators, operator=situbondo)
             self._probolinggo(organiser, program, facilitators)
+            self._running_today(organiser, program, facilitators, staff=staff)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
@@ -226,7 +241,31 @@ class Command(BaseCommand):
         nominations_decide(actor=staff, batch=batch, nomination_ids=nominated, decision=Decision.ACCEPT)
         services.batch_close_nominations(batch=batch)
         services.batch_start(batch=batch, today=date(2025, 10, 13))
+        self._attendance(batch, staff, exceptions=SITUBONDO_EXCEPTIONS, until=None)
         services.batch_finish(batch=batch, today=date(2025, 10, 16))
+
+    def _attendance(self, batch, staff, *, exceptions, until) -> None:
+        """Everyone present at every session (held before `until`, if given), then the exceptions."""
+        sessions = list(batch.sessions.order_by("date", "start_time"))
+        enrollments = list(batch.enrollments.order_by("person__full_name", "pk"))
+        for session in sessions:
+            held_at = timezone.make_aware(datetime.combine(session.date, session.end_time))
+            if until is not None and held_at > until:
+                continue
+            services.attendance_mark_all_present(actor=staff, session=session, now=held_at)
+            day = batch.days.index(session.date)
+            of_day = [s.pk for s in sessions if s.date == session.date and s.jp]
+            position = of_day.index(session.pk) if session.pk in of_day else -1
+            for index, on_day, nth, status, note in exceptions:
+                if on_day == day and nth in (None, position):
+                    services.attendance_record(
+                        actor=staff,
+                        session=session,
+                        enrollment=enrollments[index],
+                        status=status,
+                        note=note,
+                        now=held_at,
+                    )
 
     def _upcoming(self, organiser, program, facilitators, *, operator) -> None:
         name = "Angkatan Sinergitas Pilar Sosial · Situbondo, Gresik, Probolinggo"
@@ -316,3 +355,61 @@ class Command(BaseCommand):
                 jp=jp,
                 facilitators=[facilitators[1]],
             )
+
+    def _running_today(self, organiser, program, facilitators, *, staff) -> None:
+        """A batch for Kabupaten Gresik that runs today, whenever the demo is started, so that the widyaiswara
+        account has sessions to record on the phone and the staff see a batch in progress."""
+        today = timezone.localdate()
+        running = Batch.objects.filter(
+            organiser=organiser, name__startswith=GRESIK_PREFIX, start_date__lte=today, end_date__gte=today
+        )
+        if running.exists():
+            return
+        start = today - timedelta(days=1)
+        batch = services.batch_create(
+            organiser=organiser,
+            program=program,
+            name=f"{GRESIK_PREFIX} · {start:%d-%m-%Y}",
+            start_date=start,
+            end_date=start + timedelta(days=3),
+            venue="UPT PTKS Malang",
+            nomination_deadline=start - timedelta(days=7),
+            quota_total=12,
+        )
+        gresik = Region.objects.get(code="35.25")
+        services.allocation_save(batch=batch, kind=QuotaAllocation.Kind.KABUPATEN, seats=12, region=gresik)
+        # The widyaiswara account (the first facilitator) teaches the materi of today.
+        services.schedule_from_curriculum(batch=batch)
+        for session in batch.sessions.select_related("module").order_by("date", "start_time"):
+            teacher = facilitators[0] if session.date == today else facilitators[1 + session.module.order % 4]
+            services.session_save(
+                batch=batch,
+                session=session,
+                day=session.date,
+                start_time=session.start_time,
+                end_time=session.end_time,
+                module=session.module,
+                jp=session.jp,
+                facilitators=[teacher],
+            )
+        services.batch_open_nominations(batch=batch, today=start - timedelta(days=14))
+        operator = User.objects.get(username="operator.gresik")
+        people = demo_people(
+            kabupaten_code="35.25",
+            pillars=[("pendamping-pkh", 8), ("psm", 2), ("tksk", 2)],
+            seed=start.toordinal(),
+            first_serial=201,
+        )
+        nominated = [
+            nomination_submit(
+                actor=operator, batch=batch, kabupaten=gresik, data=person, today=start - timedelta(days=10)
+            )[0].pk
+            for person in people
+        ]
+        nominations_decide(actor=staff, batch=batch, nomination_ids=nominated, decision=Decision.ACCEPT)
+        services.batch_close_nominations(batch=batch)
+        services.batch_start(batch=batch, today=start)
+        # Yesterday is on record: one participant missed the afternoon.
+        self._attendance(
+            batch, staff, exceptions=[(4, 0, 2, "alpa", ""), (9, 0, 0, "terlambat", "")], until=timezone.now()
+        )
