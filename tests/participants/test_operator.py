@@ -5,10 +5,12 @@ block, withdraw and replace keeping both records, the assignment letter checked 
 only through a permission-checked view, and a page whose query count does not grow with its nominations."""
 
 import re
+from contextlib import contextmanager
 from datetime import date, timedelta
 from html import escape
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -19,6 +21,18 @@ from participants import services
 from participants.models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
 from tests.factories import BatchFactory, OperatorFactory, OrganiserFactory, StaffFactory, pillar, region
 from trainings.models import Batch, QuotaAllocation
+
+
+@contextmanager
+def english(client):
+    """Pages in English: the language cookie for the request, and English for strings the test formats."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    try:
+        with override("en"):
+            yield
+    finally:
+        del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +180,7 @@ def test_operators_land_on_their_nominations_and_find_them_in_the_menu(operator_
     response = operator_client.get(reverse("home"))
     assert response.status_code == 302
     assert response["Location"] == reverse("participants:nominations_home")
-    with override("en"):
+    with english(operator_client):
         content = operator_client.get(response["Location"]).content.decode()
     assert f'href="{reverse("participants:nominations_home")}">Nominations</a>' in content
 
@@ -435,7 +449,7 @@ def test_every_refusal_is_shown_next_to_its_field_and_writes_nothing(operator_cl
 
 
 def test_refusal_messages_say_what_is_wrong(operator_client, operator, batch):
-    with override("en"):
+    with english(operator_client):
         response = operator_client.post(page_url(batch), post(1, birth_date="1985-08-18"))
         assert "does not match the NIK" in field_error(response, "birth_date")
         response = operator_client.post(page_url(batch), post(1, gender="P"))
@@ -457,7 +471,7 @@ def test_warnings_are_shown_but_do_not_block(operator_client, operator, organise
     services.nominations_decide(actor=staff, batch=completed, nomination_ids=[first.pk], decision="accept")
     Batch.objects.filter(pk=completed.pk).update(status=Batch.Status.FINISHED)
 
-    with override("en"):
+    with english(operator_client):
         response = operator_client.post(page_url(batch), post(1))
         assert response.status_code == 302
         assert [level for level, _ in messages_of(response)] == ["success", "warning"]
@@ -533,7 +547,7 @@ def test_replace_keeps_both_records_linked(operator_client, operator, batch):
     assert old.events.filter(action=NominationEvent.Action.REPLACED).exists()
     page = operator_client.get(page_url(batch))
     assert {row.nomination for row in page.context["page"].rows} == {old, new}
-    with override("en"):
+    with english(operator_client):
         content = operator_client.get(page_url(batch)).content.decode()
     assert "Replaced by Pengganti" in content and "Replaces Peserta 1" in content
 
@@ -549,7 +563,7 @@ def test_the_page_shows_status_reason_progress_and_no_access_code(operator_clien
     services.nominations_decide(
         actor=staff, batch=batch, nomination_ids=[rejected.pk], decision="reject", reason="Bukan anggota PSM"
     )
-    with override("en"):
+    with english(operator_client):
         response = operator_client.get(page_url(batch))
     content = response.content.decode()
     rows = {row.nomination.pk: row for row in response.context["page"].rows}
@@ -563,7 +577,7 @@ def test_the_page_shows_status_reason_progress_and_no_access_code(operator_clien
 
 
 def test_the_page_has_the_privacy_notice_with_the_organisers_contact(operator_client, batch):
-    with override("en"):
+    with english(operator_client):
         content = operator_client.get(page_url(batch)).content.decode()
     notice = re.search(r'<aside[^>]*id="privacy-notice".*?</aside>', content, re.S).group()
     for part in ("27/2022", "public service", "certificates", "NIK", "pillar", "UPT PTKS Malang", "ptks@example.org"):
@@ -694,7 +708,7 @@ def test_other_files_are_refused_next_to_the_field_and_nothing_is_kept(operator_
 
 
 def test_refusals_of_a_letter_say_why(operator_client, batch):
-    with override("en"):
+    with english(operator_client):
         assert "PDF, JPG or PNG" in field_error(upload(operator_client, batch, "a.pdf", EXE), "file", "letter_form")
         too_big = b"%PDF-" + b"0" * (5 * 1024 * 1024)
         assert "5 MB" in field_error(upload(operator_client, batch, "a.pdf", too_big), "file", "letter_form")
