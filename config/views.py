@@ -17,7 +17,7 @@ def home(request):
     if user.is_operator:
         return redirect("participants:nominations_home")
     if user.is_facilitator:
-        return redirect("trainings:my_batches")
+        return redirect("trainings:my_sessions")
     return render(request, "no_role.html")
 
 

@@ -52,3 +52,8 @@ rules.add_perm("trainings.batch.change", rules.is_authenticated & is_batch_staff
 rules.add_perm("trainings.calendar.view", is_organiser_staff)
 rules.add_perm("trainings.workload.view", is_organiser_staff)
 rules.add_perm("trainings.my_batches.view", rules.is_authenticated & ~is_organiser_staff)
+# The attendance recap of a batch: its staff see every participant, the operators it concerns their own
+# kabupaten's participants (the rows are scoped by participants.selectors.enrollments_visible_to).
+rules.add_perm("trainings.attendance_recap.view", rules.is_authenticated & (is_batch_staff | is_batch_operator))
+rules.add_perm("trainings.attendance_recap.view_all", rules.is_authenticated & is_batch_staff)
+rules.add_perm("trainings.session.record_teaching", rules.is_authenticated & is_batch_staff)

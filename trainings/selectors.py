@@ -4,11 +4,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Attendance, Batch, BatchVenue, Facilitator, Module, QuotaAllocation, Session
+from .models import Attendance, AttendanceChange, Batch, BatchVenue, Facilitator, Module, QuotaAllocation, Session
 
 
 def batches_visible_to(user) -> QuerySet[Batch]:
@@ -240,9 +240,12 @@ def facilitator_workload(*, organiser, year: int) -> list[WorkloadRow]:
 
 
 def facilitator_sessions(*, user, since: date) -> QuerySet[Session]:
-    """A facilitator's sessions from a day on, for their landing page."""
+    """A facilitator's sessions from a day on, for their landing page: those they are scheduled for and those
+    they were recorded as having taught."""
+    scheduled = Session.facilitators.through.objects.filter(session=OuterRef("pk"), facilitator__user=user)
+    taught = Session.taught_by.through.objects.filter(session=OuterRef("pk"), facilitator__user=user)
     return (
-        Session.objects.filter(facilitators__user=user, date__gte=since)
+        Session.objects.filter(Exists(scheduled) | Exists(taught), date__gte=since)
         .select_related("batch", "module")
         .order_by("date", "start_time")
     )
@@ -292,7 +295,8 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
     from participants.models import Enrollment  # participants builds on trainings
 
     now = now or timezone.now()
-    sessions = list(batch.sessions.order_by("date", "start_time", "pk"))
+    # Not batch.sessions: a batch loaded for another page may carry that page's prefetches (more queries).
+    sessions = list(Session.objects.filter(batch=batch).order_by("date", "start_time", "pk"))
     if enrollments is None:
         enrollments = Enrollment.objects.filter(batch=batch)
     enrollments = list(
@@ -343,3 +347,90 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
 def eligible_enrollments(*, batch: Batch) -> list:
     """The enrolments that meet the program's pass rule."""
     return [row.enrollment for row in attendance_matrix(batch=batch).rows if row.eligible]
+
+
+@dataclass
+class SessionAttendanceRow:
+    enrollment: object
+    attendance: Attendance | None
+
+
+@dataclass
+class SessionAttendance:
+    """A session's attendance page: every participant of the batch with their record at the session (or None),
+    and how many have each status ("none": not yet recorded)."""
+
+    session: Session
+    rows: list
+    counts: dict
+
+
+def session_attendance(*, session: Session) -> SessionAttendance:
+    """The participants of the session's batch by name, with their attendance at it. Two queries, whatever the
+    number of participants."""
+    from participants.models import Enrollment  # participants builds on trainings
+
+    enrollments = (
+        Enrollment.objects.filter(batch_id=session.batch_id)
+        .select_related("person__pillar_type", "nomination__kabupaten")
+        .order_by("person__full_name", "pk")
+    )
+    records = {a.enrollment_id: a for a in Attendance.objects.filter(session=session)}
+    rows = [SessionAttendanceRow(enrollment=e, attendance=records.get(e.pk)) for e in enrollments]
+    counts = dict.fromkeys([*Attendance.Status.values, "none"], 0)
+    for row in rows:
+        counts[row.attendance.status if row.attendance else "none"] += 1
+    return SessionAttendance(session=session, rows=rows, counts=counts)
+
+
+def session_attendance_counts(*, session: Session) -> dict[str, int]:
+    """The counts of session_attendance() on their own, to refresh them after a change. One query."""
+    from participants.models import Enrollment
+
+    at_session = Q(attendances__session=session)
+    counts = Enrollment.objects.filter(batch_id=session.batch_id).aggregate(
+        enrolled=Count("pk", distinct=True),
+        **{
+            status: Count("attendances", filter=at_session & Q(attendances__status=status))
+            for status in Attendance.Status.values
+        },
+    )
+    enrolled = counts.pop("enrolled")
+    counts["none"] = enrolled - sum(counts.values())
+    return counts
+
+
+def session_attendance_history(*, session: Session) -> QuerySet[AttendanceChange]:
+    """Every change to the session's attendance, oldest first, with the participant and who made it. One query."""
+    return (
+        AttendanceChange.objects.filter(attendance__session=session)
+        .select_related("attendance__enrollment__person", "changed_by")
+        .order_by("changed_at", "pk")
+    )
+
+
+# ------------------------------------------------------------------------------------ attendance recap
+
+
+def attendance_recap(*, batch: Batch, enrollments=None, now=None) -> AttendanceMatrix:
+    """The matrix page and its export: attendance_matrix() with each session's materi loaded for the column
+    headings. Four queries, whatever the size of the batch (plus one for the program if not loaded)."""
+    from django.db.models import prefetch_related_objects
+
+    matrix = attendance_matrix(batch=batch, enrollments=enrollments, now=now)
+    prefetch_related_objects(matrix.sessions, "module")
+    return matrix
+
+
+def timetable_teaching(detail: BatchDetail) -> None:
+    """Marks the timetable's sessions whose recorded teachers differ from the scheduled ones
+    (`taught_differs`), with those teachers loaded: one query, none while no session has teaching recorded."""
+    from django.db.models import prefetch_related_objects
+
+    sessions = [session for day in detail.days for session in day.sessions]
+    recorded = [session for session in sessions if session.taught_recorded]
+    prefetch_related_objects(recorded, Prefetch("taught_by", queryset=Facilitator.objects.order_by("name")))
+    for session in sessions:
+        session.taught_differs = session.taught_recorded and (
+            {f.pk for f in session.taught_by.all()} != {f.pk for f in session.facilitators.all()}
+        )

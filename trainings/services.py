@@ -567,7 +567,7 @@ def attendance_may_record(*, actor, session: Session, today: date | None = None)
     return batch.status != Batch.Status.FINISHED and today <= batch.end_date
 
 
-def _reason_required(*, actor, batch: Batch, today: date) -> bool:
+def reason_required(*, actor, batch: Batch, today: date) -> bool:
     return actor.is_organiser_staff and (batch.status == Batch.Status.FINISHED or today > batch.end_date)
 
 
@@ -596,7 +596,7 @@ def attendance_record(
     if enrollment.batch_id != session.batch_id:
         raise ValidationError(_("This participant is not enrolled in the session's batch."))
     reason = reason.strip()
-    if _reason_required(actor=actor, batch=session.batch, today=today) and not reason:
+    if reason_required(actor=actor, batch=session.batch, today=today) and not reason:
         raise ValidationError({"reason": _("The batch is over: give a reason for the correction.")})
     attendance = Attendance.objects.select_for_update().filter(session=session, enrollment=enrollment).first()
     old = attendance.status if attendance else ""
@@ -632,7 +632,7 @@ def attendance_mark_all_present(*, actor, session: Session, now=None) -> int:
     today = timezone.localdate(now)
     if not attendance_may_record(actor=actor, session=session, today=today):
         raise PermissionDenied
-    if _reason_required(actor=actor, batch=session.batch, today=today):
+    if reason_required(actor=actor, batch=session.batch, today=today):
         raise ValidationError(_("The batch is over: correct participants one by one, with a reason."))
     from participants.models import Enrollment  # participants builds on trainings
 

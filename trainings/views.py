@@ -105,10 +105,23 @@ def batch_detail(request, pk):
     detail = selectors.batch_detail(user=request.user, pk=pk)
     _require(request.user, "trainings.batch.view", detail.batch)
     can_change = request.user.has_perm("trainings.batch.change", detail.batch)
+    view_attendance = request.user.has_perm("trainings.attendance_recap.view_all", detail.batch)
+    selectors.timetable_teaching(detail)
+    # Who is at risk of missing the pass rule: asked only while the batch runs.
+    at_risk = None
+    if view_attendance and detail.batch.status == Batch.Status.RUNNING:
+        at_risk = selectors.attendance_matrix(batch=detail.batch).at_risk
     return render(
         request,
         "trainings/batch_detail.html",
-        {"detail": detail, "batch": detail.batch, "can_change": can_change},
+        {
+            "detail": detail,
+            "batch": detail.batch,
+            "can_change": can_change,
+            "view_attendance": view_attendance,
+            "at_risk": at_risk,
+            "can_record_teaching": request.user.has_perm("trainings.session.record_teaching", detail.batch),
+        },
     )
 
 

@@ -8,11 +8,11 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from pillars.models import Region
 from trainings.models import Batch, QuotaAllocation
-from trainings.selectors import batches_visible_to
+from trainings.selectors import attendance_matrix, batches_visible_to
 
 from ..models import AssignmentLetter, Nomination
 from ..services import QuotaState, nomination_window_open
-from . import nominations_visible_to, related_or_none
+from . import enrollments_visible_to, nominations_visible_to, related_or_none
 
 
 @dataclass
@@ -142,6 +142,7 @@ class NominationRow:
     enrolled: bool
     changeable: bool  # withdraw / replace may be offered while nomination is open (checked separately)
     answerable: bool  # the staff asked for a replacement: it may be answered after the deadline too
+    attendance: object = None  # the participant's row of trainings.selectors.attendance_matrix, once enrolled
 
 
 @dataclass
@@ -170,7 +171,8 @@ def batch_with_allocations(*, user, pk: int) -> QuerySet[Batch]:
 
 def batch_nominations(*, user, batch: Batch, kabupaten: Region) -> BatchNominations:
     """A kabupaten's nominations in a batch (the batch's allocations prefetched), with the seats that
-    concern it and its assignment letter. Three queries whatever the number of nominations."""
+    concern it and its assignment letter, and once the batch runs each participant's attendance. Three queries
+    whatever the number of nominations (six once the batch runs)."""
     nominations = (
         nominations_visible_to(user)
         .filter(batch=batch, kabupaten=kabupaten)
@@ -191,6 +193,16 @@ def batch_nominations(*, user, batch: Batch, kabupaten: Region) -> BatchNominati
                 and batch.status != Batch.Status.FINISHED,
             )
         )
+    if batch.status in (Batch.Status.RUNNING, Batch.Status.FINISHED):
+        # Attendance once the batch runs, by the selector that decides eligibility: three queries more.
+        matrix = attendance_matrix(
+            batch=batch,
+            enrollments=enrollments_visible_to(user).filter(batch=batch, nomination__kabupaten=kabupaten),
+        )
+        by_enrollment = {row.enrollment.pk: row for row in matrix.rows}
+        for row in rows:
+            if row.enrolled:
+                row.attendance = by_enrollment.get(row.nomination.enrollment.pk)
     quota = QuotaState.load(batch, allocations=batch.allocations.all())
     return BatchNominations(
         batch=batch,

@@ -24,6 +24,7 @@ from django.test.utils import (
     teardown_test_environment,
 )
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook
 
 from accounts.models import Role, User
@@ -31,7 +32,7 @@ from participants import services as nomination_services
 from participants.imports import COLUMNS as SPREADSHEET_COLUMNS
 from participants.models import Enrollment, Nomination, Person, new_access_code
 from pillars.models import Organiser, PillarType, Region
-from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
+from trainings.models import Attendance, Batch, Facilitator, Module, Program, QuotaAllocation, Session
 
 Figure = tuple[str, int | float | str]
 
@@ -308,11 +309,94 @@ def bench_nomination_review(bench: Bench) -> Iterator[Figure]:
         yield f"nomination_review_queries_{size}", count_queries(client, url)
 
 
+MATRIX_SESSIONS = 20
+
+
+def enrolled_batch(bench: Bench, *, program: Program, facilitators: list, kabupaten_code: str, size: int) -> Batch:
+    """A running batch of MATRIX_SESSIONS sessions with `size` participants of one kabupaten, every one of
+    them recorded at every session (mostly hadir, some terlambat, izin, sakit and alpa)."""
+    batch = bench.batch(program=program, facilitators=facilitators, sessions=MATRIX_SESSIONS)
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RUNNING)
+    kabupaten = Region.objects.get(code=kabupaten_code)
+    kecamatan = list(Region.objects.filter(parent=kabupaten).order_by("code"))
+    psm = PillarType.objects.get(code="psm")
+    staff = User.objects.filter(organiser=program.organiser, role=Role.STAFF).first()
+    people = Person.objects.bulk_create(
+        Person(
+            nik=f"{kecamatan[i % len(kecamatan)].code.replace('.', '')}010190{i + 1:04d}",  # apart from other NIKs
+            full_name=f"Peserta Rekap {i + 1}",
+            gender="P" if i % 2 else "L",
+            birth_place="Malang",
+            birth_date=date(1990, 1, 1),
+            kabupaten=kabupaten,
+            kecamatan=kecamatan[i % len(kecamatan)],
+            pillar_type=psm,
+        )
+        for i in range(size)
+    )
+    nominations = Nomination.objects.bulk_create(
+        Nomination(
+            batch=batch,
+            person=person,
+            kabupaten=kabupaten,
+            kecamatan=person.kecamatan,
+            pillar_type=psm,
+            status=Nomination.Status.ACCEPTED,
+            nominated_by=staff,
+        )
+        for person in people
+    )
+    enrollments = Enrollment.objects.bulk_create(
+        Enrollment(batch=batch, person=n.person, nomination=n, access_code=new_access_code()) for n in nominations
+    )
+    statuses = [Attendance.Status.PRESENT] * 16 + [
+        Attendance.Status.LATE,
+        Attendance.Status.EXCUSED,
+        Attendance.Status.SICK,
+        Attendance.Status.ABSENT,
+    ]
+    recorded_at = timezone.now()
+    sessions = list(batch.sessions.all())
+    Attendance.objects.bulk_create(
+        (
+            Attendance(
+                session=session,
+                enrollment=enrollment,
+                status=statuses[(i * 7 + j) % len(statuses)],
+                method=Attendance.Method.STAFF,
+                recorded_by=staff,
+                recorded_at=recorded_at,
+            )
+            for i, enrollment in enumerate(enrollments)
+            for j, session in enumerate(sessions)
+        ),
+        batch_size=1000,
+    )
+    return batch
+
+
+def bench_attendance_matrix(bench: Bench) -> Iterator[Figure]:
+    """The staff's attendance matrix must cost the same number of queries for 40 participants × 20 sessions as
+    for Probolinggo's 264 × 20 (both lines must show the same figure)."""
+    organiser, staff = bench.organiser_with_staff()
+    program = bench.program(organiser)
+    facilitators = bench.facilitators(organiser)
+    client = Client()
+    client.force_login(staff)
+    for kabupaten_code, size in (("35.12", 40), ("35.13", 264)):
+        batch = enrolled_batch(
+            bench, program=program, facilitators=facilitators, kabupaten_code=kabupaten_code, size=size
+        )
+        url = reverse("trainings:attendance_matrix", args=[batch.pk])
+        yield f"attendance_matrix_queries_{size}x{MATRIX_SESSIONS}", count_queries(client, url)
+
+
 BENCHMARKS: list[Callable[[Bench], Iterator[Figure]]] = [
     bench_batch_detail,
     bench_batch_list,
     bench_nomination_import,
     bench_nomination_review,
+    bench_attendance_matrix,
 ]
 
 
