@@ -53,6 +53,7 @@ FACILITATORS = 6
 class Bench:
     """Builds the benchmark data with plain ORM writes (fast, and within every model constraint)."""
 
+    scratch: str = ""  # a directory for files the benchmarks write (a served database, logs)
     _numbers: Iterator[int] = field(default_factory=lambda: count(1))
     # Each batch gets its own dates, so no facilitator ever teaches two sessions at once.
     _next_start: date = field(default_factory=lambda: date.today() + timedelta(days=30))
@@ -391,12 +392,27 @@ def bench_attendance_matrix(bench: Bench) -> Iterator[Figure]:
         yield f"attendance_matrix_queries_{size}x{MATRIX_SESSIONS}", count_queries(client, url)
 
 
+def bench_attendance_load(bench: Bench) -> Iterator[Figure]:
+    """gunicorn on loopback: 40 participants check in by QR while the facilitator marks statuses; p50/p95 server
+    time of one mark and one check-in (target: mark p95 under 50 ms)."""
+    from ._attendance_load import attendance_load, facilitator_account
+
+    organiser, staff = bench.organiser_with_staff()
+    program = bench.program(organiser)
+    facilitators = bench.facilitators(organiser)
+    batch = enrolled_batch(bench, program=program, facilitators=facilitators, kabupaten_code="35.25", size=40)
+    yield from attendance_load(
+        batch=batch, staff=staff, facilitator_user=facilitator_account(organiser), scratch=bench.scratch
+    )
+
+
 BENCHMARKS: list[Callable[[Bench], Iterator[Figure]]] = [
     bench_batch_detail,
     bench_batch_list,
     bench_nomination_import,
     bench_nomination_review,
     bench_attendance_matrix,
+    bench_attendance_load,
 ]
 
 
@@ -422,12 +438,15 @@ class Command(BaseCommand):
             # Never reuse test_<name>: a test run may be using it at the same moment.
             connection.settings_dict["TEST"]["NAME"] = f"bench_{connection.settings_dict['NAME']}"
         with tempfile.TemporaryDirectory(prefix="sinergi-bench-") as scratch:
+            if connection.vendor == "sqlite":
+                # A file, not memory: the load benchmark serves the same database from gunicorn processes.
+                connection.settings_dict["TEST"]["NAME"] = f"{scratch}/bench.sqlite3"
             setup_test_environment()
             old_name = connection.settings_dict["NAME"]
             try:
                 connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
                 with override_settings(**self._request_settings(scratch)):
-                    bench = Bench()
+                    bench = Bench(scratch=scratch)
                     for function in selected:
                         for name, value in function(bench):
                             self.stdout.write(f"{name}: {value}")
