@@ -360,10 +360,12 @@ class Command(BaseCommand):
         """A batch for Kabupaten Gresik that runs today, whenever the demo is started, so that the widyaiswara
         account has sessions to record on the phone and the staff see a batch in progress."""
         today = timezone.localdate()
-        running = Batch.objects.filter(
-            organiser=organiser, name__startswith=GRESIK_PREFIX, start_date__lte=today, end_date__gte=today
-        )
-        if running.exists():
+        gresik_batches = Batch.objects.filter(organiser=organiser, name__startswith=GRESIK_PREFIX)
+        for ended in gresik_batches.filter(status=Batch.Status.RUNNING, end_date__lt=today):
+            services.batch_finish(batch=ended, today=today)
+        current = gresik_batches.filter(start_date__lte=today, end_date__gte=today).first()
+        if current is not None:
+            self._teach_today(current, facilitators[0], today)
             return
         start = today - timedelta(days=1)
         batch = services.batch_create(
@@ -413,3 +415,19 @@ class Command(BaseCommand):
         self._attendance(
             batch, staff, exceptions=[(4, 0, 2, "alpa", ""), (9, 0, 0, "terlambat", "")], until=timezone.now()
         )
+
+    def _teach_today(self, batch, widyaiswara, today) -> None:
+        """On a later day of the running batch, today's materi go to the widyaiswara account too."""
+        for session in batch.sessions.filter(date=today, kind=Session.Kind.MATERI).select_related("module"):
+            if widyaiswara in session.facilitators.all():
+                continue
+            services.session_save(
+                batch=batch,
+                session=session,
+                day=session.date,
+                start_time=session.start_time,
+                end_time=session.end_time,
+                module=session.module,
+                jp=session.jp,
+                facilitators=[widyaiswara],
+            )
