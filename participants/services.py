@@ -527,8 +527,18 @@ def nomination_replace(*, actor, nomination: Nomination, data: PersonData, today
 
 
 def _drop_enrollment(nomination: Nomination) -> None:
-    if nomination.status == Nomination.Status.ACCEPTED:
-        Enrollment.objects.filter(nomination=nomination).delete()
+    """Withdrawing or replacing an accepted nominee ends their enrolment, unless it already has attendance:
+    that is a record, kept whatever happens to the nomination."""
+    if nomination.status != Nomination.Status.ACCEPTED:
+        return
+    enrollment = Enrollment.objects.select_for_update().filter(nomination=nomination).order_by("pk").first()
+    if enrollment is None:
+        return
+    if enrollment.attendances.exists():
+        raise ValidationError(
+            _("This participant already has attendance records; they cannot be withdrawn or replaced.")
+        )
+    enrollment.delete()
 
 
 @transaction.atomic

@@ -5,7 +5,10 @@ screen and the participants' public page).
 Thin like the other views: find the session (404 when its batch is hidden from the user), check the role and
 the session (403), call a service or selector, render."""
 
-from datetime import timedelta
+import math
+import re
+import secrets
+from datetime import datetime, timedelta
 
 import segno
 from django.contrib import messages
@@ -18,24 +21,38 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import is_ratelimited
 
 from config.proxy import client_ip
+from config.views_helpers import id_or_404
 from participants.models import Enrollment
 
 from . import selectors, services
 from .models import Attendance, Session
+from .rules import is_batch_staff
 
-# How many refused check-ins one address may make at one session per minute. Only refusals count: a whole room
-# behind the venue's Wi-Fi shares one address, and their successful check-ins must all go through.
+# How many wrong access codes one device (its cookie, at its address) may type per minute. Only codes that
+# are not enrolled count: a whole room shares the venue's Wi-Fi address, and a right code always goes through.
 CHECKIN_FAILURE_RATE = "10/m"
+CHECKIN_THROTTLE_GROUP = "trainings.checkin.wrong_code"
+# A random id for the participant's browser, only to tell the devices behind one address apart.
+DEVICE_COOKIE = "sinergi_device"
+DEVICE_COOKIE_AGE = 365 * 24 * 3600
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
 
-STATUS_COLOURS = {"hadir": "success", "terlambat": "warning", "izin": "info", "sakit": "primary", "alpa": "danger"}
+# While check-in is open, the attendance page asks for the counts (and the rows of new check-ins) this often.
+LIVE_REFRESH_SECONDS = 20
+# Each refresh asks for the check-ins since a little before the previous one, so that none committed meanwhile
+# is missed; a row sent twice is simply the same row again.
+LIVE_OVERLAP_MS = 5000
+
+# The colours of the statuses are the CSS classes status-<value> in static/css/sinergi.css, the same on every
+# page; trainings/exports.py uses the same colours in the .xlsx.
 STATUSES = [
-    {"value": value, "label": label, "letter": Attendance.LETTERS[value], "colour": STATUS_COLOURS[value]}
-    for value, label in Attendance.Status.choices
+    {"value": value, "label": label, "letter": Attendance.LETTERS[value]} for value, label in Attendance.Status.choices
 ]
 
 
@@ -54,60 +71,73 @@ def _session_for(request, pk) -> Session:
         sessions = sessions.filter(visible | Exists(taught)).prefetch_related("facilitators", "taught_by")
     else:
         sessions = sessions.filter(visible)
-    return get_object_or_404(sessions, pk=pk)
+    return get_object_or_404(sessions, pk=id_or_404(pk))
 
 
-def _is_batch_staff(user, session) -> bool:
-    return user.is_organiser_staff and user.organiser_id == session.batch.organiser_id
-
-
-def _teaches(user, session) -> bool:
-    if not user.is_facilitator:
-        return False
-    facilitator = user.facilitator_record
+def _is_session_facilitator(user, session) -> bool:
+    """Scheduled for the session or recorded as having taught it: they may open its attendance even when they
+    may no longer change it (services.attendance_may_record says when they may)."""
+    facilitator = user.facilitator_record if user.is_facilitator else None
     return facilitator is not None and facilitator.pk in services.session_facilitator_ids(session)
 
 
 def _session_for_attendance(request, pk) -> Session:
     """A session whose attendance and check-in screen the user may open: the staff of its organiser and its
-    facilitators (read-only for these once the batch is over). Operators only read attendance in the recap."""
+    facilitators (read-only for these before check-in opens and once the batch is over). Operators only read
+    attendance in the recap."""
     session = _session_for(request, pk)
-    if not (_is_batch_staff(request.user, session) or _teaches(request.user, session)):
+    if not (is_batch_staff(request.user, session.batch) or _is_session_facilitator(request.user, session)):
         raise PermissionDenied
     return session
 
 
-def _id_or_404(value) -> int:
-    """A primary key from a form; anything else (or out of the database's range) is a 404."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    if not 0 < number < 2**63:
-        raise Http404
-    return number
-
-
 def _count_items(counts: dict) -> list[dict]:
     items = [{**status, "n": counts[status["value"]]} for status in STATUSES]
-    items.append(
-        {"value": "none", "label": _("Not yet recorded"), "letter": "?", "colour": "light", "n": counts["none"]}
-    )
+    items.append({"value": "none", "label": _("Not yet recorded"), "letter": "?", "n": counts["none"]})
     return items
 
 
 def _recording(request, session) -> dict:
     """What the attendance page and its pieces need to know about the user's rights on this session."""
-    user, today = request.user, timezone.localdate()
-    can_record = services.attendance_may_record(actor=user, session=session, today=today)
+    user, now = request.user, timezone.now()
+    today = timezone.localdate(now)
+    can_record = services.attendance_may_record(actor=user, session=session, now=now)
+    opens, _closes = services.checkin_window(session)
     return {
         "session": session,
         "batch": session.batch,
         "statuses": STATUSES,
         "can_record": can_record,
         "needs_reason": can_record and services.reason_required(actor=user, batch=session.batch, today=today),
-        "is_batch_staff": _is_batch_staff(user, session),
+        # A facilitator opening a session still to come: they may record from the opening of its check-in.
+        "opens_later": None if can_record or now >= opens else timezone.localtime(opens),
+        "is_batch_staff": is_batch_staff(user, session.batch),
     }
+
+
+def _live(session, now) -> dict:
+    """How the attendance page keeps its counts up to date with the QR check-ins: every LIVE_REFRESH_SECONDS
+    while check-in is open; before it opens on the day, once at the opening (then every 20 s); after it closes,
+    not at all (nobody checks in any more)."""
+    opens, closes = services.checkin_window(session)
+    if opens <= now <= closes:
+        trigger = f"every {LIVE_REFRESH_SECONDS}s"
+    elif now < opens and timezone.localdate(opens) == timezone.localdate(now):
+        trigger = f"load delay:{math.ceil((opens - now).total_seconds())}s"
+    else:
+        trigger = ""
+    return {"live_trigger": trigger, "live_since": int(now.timestamp() * 1000) - LIVE_OVERLAP_MS}
+
+
+def _since(value):
+    """The time (milliseconds since the epoch) a refresh asks about; None for anything else."""
+    try:
+        milliseconds = int(value)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < milliseconds < 10**14:  # until the year 5138
+        return None
+    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.get_current_timezone())
 
 
 # ---------------------------------------------------------------------------------------------- my sessions
@@ -143,7 +173,35 @@ def session_attendance(request, pk):
     data = selectors.session_attendance(session=session)
     context = _recording(request, session)
     context.update(rows=data.rows, counts=_count_items(data.counts), total=len(data.rows))
+    context.update(_live(session, timezone.now()))
     return render(request, "trainings/attendance_session.html", context)
+
+
+@login_required
+@require_GET
+def attendance_live(request, pk):
+    """htmx, polled by the attendance page while check-in is open: the counts, and the rows of those who checked
+    in by QR since the last refresh (out of band). Other rows are left alone, so that a note being typed is not
+    lost; a check-in only ever fills a row that had no status, hence no note. Two queries besides the session."""
+    session = _session_for_attendance(request, pk)
+    now = timezone.now()
+    data = selectors.session_attendance(session=session)
+    since = _since(request.GET.get("since"))
+    checked_in = [
+        row
+        for row in data.rows
+        if since is not None
+        and row.attendance is not None
+        and row.attendance.method == Attendance.Method.SELF
+        and row.attendance.recorded_at >= since
+    ]
+    context = _recording(request, session)
+    context.update(counts=_count_items(data.counts), rows=checked_in, **_live(session, now))
+    response = render(request, "trainings/attendance_live_update.html", context)
+    if request.GET.get("recording") == ("0" if context["can_record"] else "1"):
+        # Check-in opened (the facilitator may record from now) or the batch ended: the whole page changes.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -154,7 +212,7 @@ def attendance_mark(request, pk):
     session = _session_for_attendance(request, pk)
     enrollment = get_object_or_404(
         Enrollment.objects.select_related("person__pillar_type", "nomination__kabupaten"),
-        pk=_id_or_404(request.POST.get("enrollment")),
+        pk=id_or_404(request.POST.get("enrollment")),
         batch_id=session.batch_id,
     )
     note = request.POST.get("note", "")
@@ -218,7 +276,7 @@ def attendance_all_present(request, pk):
 def attendance_history(request, pk):
     """Every change to the session's attendance: old → new, note, reason, who, when and how. Staff only."""
     session = _session_for(request, pk)
-    if not _is_batch_staff(request.user, session):
+    if not is_batch_staff(request.user, session.batch):
         raise PermissionDenied
     changes = selectors.session_attendance_history(session=session)
     return render(request, "trainings/attendance_history.html", {"session": session, "changes": changes})
@@ -269,51 +327,101 @@ def checkin_qr(request, pk):
     return render(request, "trainings/checkin_qr.html", _qr_context(request, session))
 
 
+def _device(request) -> str:
+    value = request.COOKIES.get(DEVICE_COOKIE, "")
+    return value if DEVICE_ID.fullmatch(value) else ""
+
+
 def _checkin_client(group, request) -> str:
-    return f"{client_ip(request)}:{request.resolver_match.kwargs['pk']}"
+    # Browsers without the cookie (refused, or a first POST) share their address's count.
+    return f"{client_ip(request)}|{_device(request) or '-'}"
 
 
-def _checkin_refusals(request, *, add: bool) -> dict | None:
-    return get_usage(request, group="trainings.checkin", key=_checkin_client, rate=CHECKIN_FAILURE_RATE, increment=add)
+def _too_many_wrong_codes(request) -> bool:
+    """Counts one more wrong code for the device and says whether it went over the limit. Only wrong codes are
+    counted (nothing is read or written for a right one), and only wrong codes are refused for it: a right code
+    still goes through, so a participant who mistyped ten times is not kept out."""
+    return is_ratelimited(
+        request, group=CHECKIN_THROTTLE_GROUP, key=_checkin_client, rate=CHECKIN_FAILURE_RATE, increment=True
+    )
 
 
-def _too_many_refusals(request) -> bool:
-    usage = _checkin_refusals(request, add=False)
-    return usage is not None and usage["count"] >= usage["limit"]
+def _checkin_path() -> str:
+    """Where the check-in pages live ("/pelatihan/presensi/"): the device cookie is sent to them only."""
+    return reverse("trainings:checkin", args=[1, "0-0"]).removesuffix("1/0-0/")
+
+
+def _with_device_cookie(request, response):
+    if not _device(request):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(18),
+            max_age=DEVICE_COOKIE_AGE,
+            path=_checkin_path(),
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+def _refusal_codes(error: ValidationError) -> set[str]:
+    errors = (
+        [e for field in error.error_dict.values() for e in field] if hasattr(error, "error_dict") else error.error_list
+    )
+    return {e.code for e in errors}
+
+
+def _checkin_post(request, session, context):
+    code = request.POST.get("access_code", "")
+    stamp = request.POST.get("stamp", "")
+    try:
+        attendance = services.attendance_checkin(session=session, stamp=stamp, access_code=code)
+    except ValidationError as exc:
+        codes = _refusal_codes(exc)
+        if "unknown_code" in codes:
+            if _too_many_wrong_codes(request):
+                return render(request, "trainings/checkin_throttled.html", context, status=429)
+            # The page's stamp still holds: the participant retypes their code on the same form.
+            context.update(stamp=stamp, access_code=code, code_error=" ".join(exc.message_dict["access_code"]))
+            return render(request, "trainings/checkin_page.html", context)
+        if "expired" in codes:
+            context["expired"] = " ".join(exc.messages)
+            return render(request, "trainings/checkin_page.html", context, status=410)
+        context["error"] = " ".join(exc.messages)  # already recorded
+        return render(request, "trainings/checkin_page.html", context)
+    context.update(attendance=attendance, recorded_at=timezone.localtime(attendance.recorded_at))
+    return render(request, "trainings/checkin_done.html", context)
 
 
 @sensitive_post_parameters("access_code")
+@never_cache
 @require_http_methods(["GET", "POST"])
 def checkin(request, pk, token):
-    """The participant's phone, public: confirm the scanned code with the personal access code. The access
-    code travels only in the POST body, never in a URL."""
-    session = get_object_or_404(Session.objects.select_related("batch__organiser", "module"), pk=pk)
-    context = {"session": session, "organiser": session.batch.organiser, "token": token}
+    """The participant's phone, public. The scanned URL carries the projected token: a token not signed for
+    this session is a 404 (it tells nothing about the session); a genuine one that expired asks to scan again
+    (410). A valid one gives the form a stamp, good for CHECKIN_STAMP_SECONDS, and the form posts the stamp and
+    the personal access code; the code travels only in the POST body, never in a URL."""
+    session = get_object_or_404(Session.objects.select_related("batch__organiser", "module"), pk=id_or_404(pk))
+    if not services.checkin_token_signature_valid(session, token):
+        raise Http404
+    context = {"session": session, "organiser": session.batch.organiser}
     if request.method == "POST":
-        if _too_many_refusals(request):
-            return render(request, "trainings/checkin_throttled.html", context, status=429)
-        code = request.POST.get("access_code", "")
-        try:
-            attendance = services.attendance_checkin(session=session, token=token, access_code=code)
-        except ValidationError as exc:
-            usage = _checkin_refusals(request, add=True)
-            if usage is not None and usage["should_limit"]:
-                return render(request, "trainings/checkin_throttled.html", context, status=429)
-            if hasattr(exc, "error_dict") and "access_code" in exc.error_dict:
-                context.update(code_error=" ".join(exc.message_dict["access_code"]), access_code=code)
-            else:
-                context["error"] = " ".join(exc.messages)
-                context["refused"] = True
-        else:
-            context.update(attendance=attendance, recorded_at=timezone.localtime(attendance.recorded_at))
-            return render(request, "trainings/checkin_done.html", context)
-    context["token_valid"] = services.checkin_token_valid(session, token)
-    return render(request, "trainings/checkin_page.html", context)
+        return _with_device_cookie(request, _checkin_post(request, session, context))
+    try:
+        context["stamp"] = services.checkin_stamp(session, token)
+    except ValidationError as exc:
+        context["expired"] = " ".join(exc.messages)
+        response = render(request, "trainings/checkin_page.html", context, status=410)
+    else:
+        response = render(request, "trainings/checkin_page.html", context)
+    return _with_device_cookie(request, response)
 
 
 urlpatterns = [
     path("sesi-saya/", my_sessions, name="my_sessions"),
     path("sesi/<int:pk>/kehadiran/", session_attendance, name="session_attendance"),
+    path("sesi/<int:pk>/kehadiran/terkini/", attendance_live, name="attendance_live"),
     path("sesi/<int:pk>/kehadiran/tandai/", attendance_mark, name="attendance_mark"),
     path("sesi/<int:pk>/kehadiran/semua-hadir/", attendance_all_present, name="attendance_all_present"),
     path("sesi/<int:pk>/kehadiran/riwayat/", attendance_history, name="attendance_history"),

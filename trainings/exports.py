@@ -21,7 +21,8 @@ STATUS_ID = {
     Attendance.Status.SICK: "Sakit",
     Attendance.Status.ABSENT: "Alpa (tanpa keterangan)",
 }
-# The colours of the matrix page: green, yellow, blue, orange, red.
+# The statuses' colours on every page (--status-fill of .status-<value> in static/css/sinergi.css; a test checks
+# they agree): green, yellow, blue, orange, red.
 STATUS_FILL = {
     Attendance.Status.PRESENT: "A9DFBF",
     Attendance.Status.LATE: "F9E79F",

@@ -1,11 +1,13 @@
 """Programs (curricula in JP), facilitators, batches with their quotas, and the session timetable."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pillars.models import nip_validator
@@ -294,6 +296,15 @@ class Session(models.Model):
         """As on Indonesian forms: "08.00 - 09.30 WIB"."""
         return f"{self.start_time:%H.%M} - {self.end_time:%H.%M} WIB"
 
+    @property
+    def starts_at(self) -> datetime:
+        """The start as an aware datetime in the centre's time zone."""
+        return timezone.make_aware(datetime.combine(self.date, self.start_time))
+
+    @property
+    def ends_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.date, self.end_time))
+
 
 class Attendance(models.Model):
     """One participant's presence at one session."""
@@ -314,9 +325,10 @@ class Attendance(models.Model):
     ATTENDED = frozenset({Status.PRESENT, Status.LATE})
     LETTERS = {"hadir": "H", "terlambat": "T", "izin": "I", "sakit": "S", "alpa": "A"}
 
-    session = models.ForeignKey(Session, models.CASCADE, related_name="attendances", verbose_name=_("session"))
+    # PROTECT: attendance is a record; a session or an enrolment that has any can no longer be deleted.
+    session = models.ForeignKey(Session, models.PROTECT, related_name="attendances", verbose_name=_("session"))
     enrollment = models.ForeignKey(
-        "participants.Enrollment", models.CASCADE, related_name="attendances", verbose_name=_("participant")
+        "participants.Enrollment", models.PROTECT, related_name="attendances", verbose_name=_("participant")
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)

@@ -7,7 +7,7 @@ import math
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,22 +18,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from config.forms import add_service_errors
+from config.views_helpers import parse_id, require
 from participants.selectors import enrollments_visible_to
 
 from . import exports, selectors, services
 from .models import Attendance, Batch, Facilitator, Session
 
 
-def _require(user, perm, obj=None) -> None:
-    if not user.has_perm(perm, obj):
-        raise PermissionDenied
-
-
 def _recap_for(request, pk):
     """The batch (404 if the user cannot find it, 403 if they may not see its attendance) and its matrix:
     every participant for the batch's staff, their kabupaten's participants for an operator."""
     batch = get_object_or_404(selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
-    _require(request.user, "trainings.attendance_recap.view", batch)
+    require(request.user, "trainings.attendance_recap.view", batch)
     enrollments = enrollments_visible_to(request.user).filter(batch=batch)
     return batch, selectors.attendance_recap(batch=batch, enrollments=enrollments)
 
@@ -42,7 +38,7 @@ def _recap_for(request, pk):
 @require_GET
 def attendance_matrix(request, pk):
     batch, matrix = _recap_for(request, pk)
-    legend = [(Attendance.LETTERS[value], label) for value, label in Attendance.Status.choices]
+    legend = [(value, Attendance.LETTERS[value], label) for value, label in Attendance.Status.choices]
     return render(
         request,
         "trainings/recap_matrix.html",
@@ -75,8 +71,21 @@ def attendance_export(request, pk):
 # -------------------------------------------------------------------------------- who taught a session
 
 
+class FacilitatorChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses what is not an id (text, or a number beyond the database's integer) as an invalid choice before
+    asking the database, which would fail on it."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if parse_id(pk) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": str(pk)[:20]}
+                )
+        return super()._check_values(value)
+
+
 class TeachingForm(forms.Form):
-    facilitators = forms.ModelMultipleChoiceField(
+    facilitators = FacilitatorChoiceField(
         label=gettext_lazy("Who taught this session"),
         queryset=Facilitator.objects.none(),
         required=False,
@@ -103,7 +112,7 @@ def session_teaching(request, pk):
         .prefetch_related("facilitators", "taught_by"),
         pk=pk,
     )
-    _require(request.user, "trainings.session.record_teaching", session.batch)
+    require(request.user, "trainings.session.record_teaching", session.batch)
     chosen = session.taught_by.all() if session.taught_recorded else session.facilitators.all()
     data = request.POST if request.method == "POST" else None  # nobody ticked is an empty POST, still a POST
     form = TeachingForm(data, session=session, initial={"facilitators": [f.pk for f in chosen]})

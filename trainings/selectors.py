@@ -2,9 +2,9 @@
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -262,6 +262,7 @@ class AttendanceRow:
     percent: float
     eligible: bool
     risk: str  # "" | "cannot_pass" | "one_absence_away"
+    unrecorded: int = 0  # sessions already held without a status for this participant
 
 
 @dataclass
@@ -270,6 +271,8 @@ class AttendanceMatrix:
     sessions: list
     rows: list
     jp_scheduled: int
+    # Sessions already held at which some participant (of these rows) has no status yet: the flags wait for them.
+    unrecorded_held: int = 0
 
     @property
     def pass_percent(self):
@@ -287,16 +290,19 @@ def _passes(attended: int, scheduled: int, pass_percent) -> bool:
 
 def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> AttendanceMatrix:
     """Participants × sessions with JP attended, the share of scheduled JP, and eligibility by the program's
-    pass rule: the one place eligibility is computed (certificates use it too). During the batch, a
-    participant is flagged when they can no longer pass, or would not after one more absence, counting as
-    missed only sessions already held. Three queries, whatever the size of the batch (plus one for the batch's
-    program if not loaded). "One absence away" is for those who already missed something: with long sessions a
-    strict rule would otherwise flag everybody."""
+    pass rule: the one place eligibility is computed (certificates use it too). Three queries, whatever the
+    size of the batch (plus one for the batch's program if not loaded); each session's materi comes with it.
+
+    While the batch runs, a participant is flagged "cannot_pass" when the JP they could still attend fall short
+    of the rule, and "one_absence_away" when they would after missing the longest session still to come. Missed
+    means a recorded izin, sakit or alpa at a session already held: future sessions never count, and neither do
+    held sessions not yet recorded (they are counted in `unrecorded` instead). "One absence away" is for those who
+    already missed something: with long sessions a strict rule would otherwise flag everybody."""
     from participants.models import Enrollment  # participants builds on trainings
 
     now = now or timezone.now()
     # Not batch.sessions: a batch loaded for another page may carry that page's prefetches (more queries).
-    sessions = list(Session.objects.filter(batch=batch).order_by("date", "start_time", "pk"))
+    sessions = list(Session.objects.filter(batch=batch).select_related("module").order_by("date", "start_time", "pk"))
     if enrollments is None:
         enrollments = Enrollment.objects.filter(batch=batch)
     enrollments = list(
@@ -310,10 +316,11 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
     }
     scheduled = sum(s.jp for s in sessions)
     pass_percent = batch.program.pass_percent
-    ended = [timezone.make_aware(datetime.combine(s.date, s.end_time)) <= now for s in sessions]
-    future_jp = [s.jp for s, done in zip(sessions, ended, strict=True) if not done]
-    running = batch.status == Batch.Status.RUNNING and future_jp
+    held = [s.ends_at <= now for s in sessions]
+    future_jp = [s.jp for s, done in zip(sessions, held, strict=True) if not done]
+    running = batch.status == Batch.Status.RUNNING
     rows = []
+    unrecorded_sessions = set()
     for enrollment in enrollments:
         cells = [status.get((enrollment.pk, s.pk)) for s in sessions]
         attended = sum(
@@ -321,15 +328,17 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
         )
         missed = sum(
             s.jp
-            for s, cell, done in zip(sessions, cells, ended, strict=True)
-            if done and not (cell and cell.status in Attendance.ATTENDED)
+            for s, cell, done in zip(sessions, cells, held, strict=True)
+            if done and cell and cell.status not in Attendance.ATTENDED
         )
+        unrecorded = {s.pk for s, cell, done in zip(sessions, cells, held, strict=True) if done and cell is None}
+        unrecorded_sessions |= unrecorded
         risk = ""
         if running:
             reachable = scheduled - missed
             if not _passes(reachable, scheduled, pass_percent):
                 risk = "cannot_pass"
-            elif missed and not _passes(reachable - max(future_jp), scheduled, pass_percent):
+            elif missed and future_jp and not _passes(reachable - max(future_jp), scheduled, pass_percent):
                 risk = "one_absence_away"
         rows.append(
             AttendanceRow(
@@ -339,9 +348,12 @@ def attendance_matrix(*, batch: Batch, enrollments=None, now=None) -> Attendance
                 percent=round(attended * 100 / scheduled, 1) if scheduled else 0.0,
                 eligible=_passes(attended, scheduled, pass_percent),
                 risk=risk,
+                unrecorded=len(unrecorded),
             )
         )
-    return AttendanceMatrix(batch=batch, sessions=sessions, rows=rows, jp_scheduled=scheduled)
+    return AttendanceMatrix(
+        batch=batch, sessions=sessions, rows=rows, jp_scheduled=scheduled, unrecorded_held=len(unrecorded_sessions)
+    )
 
 
 def eligible_enrollments(*, batch: Batch) -> list:
@@ -384,18 +396,14 @@ def session_attendance(*, session: Session) -> SessionAttendance:
 
 
 def session_attendance_counts(*, session: Session) -> dict[str, int]:
-    """The counts of session_attendance() on their own, to refresh them after a change. One query."""
+    """The counts of session_attendance() on their own, to refresh them after a change. Two queries, reading
+    only the session's records and the number of participants."""
     from participants.models import Enrollment
 
-    at_session = Q(attendances__session=session)
-    counts = Enrollment.objects.filter(batch_id=session.batch_id).aggregate(
-        enrolled=Count("pk", distinct=True),
-        **{
-            status: Count("attendances", filter=at_session & Q(attendances__status=status))
-            for status in Attendance.Status.values
-        },
-    )
-    enrolled = counts.pop("enrolled")
+    counts = dict.fromkeys(Attendance.Status.values, 0)
+    for row in Attendance.objects.filter(session=session).order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
+    enrolled = Enrollment.objects.filter(batch_id=session.batch_id).count()
     counts["none"] = enrolled - sum(counts.values())
     return counts
 
@@ -413,13 +421,8 @@ def session_attendance_history(*, session: Session) -> QuerySet[AttendanceChange
 
 
 def attendance_recap(*, batch: Batch, enrollments=None, now=None) -> AttendanceMatrix:
-    """The matrix page and its export: attendance_matrix() with each session's materi loaded for the column
-    headings. Four queries, whatever the size of the batch (plus one for the program if not loaded)."""
-    from django.db.models import prefetch_related_objects
-
-    matrix = attendance_matrix(batch=batch, enrollments=enrollments, now=now)
-    prefetch_related_objects(matrix.sessions, "module")
-    return matrix
+    """The matrix page and its export: the same as attendance_matrix(), which loads each session's materi."""
+    return attendance_matrix(batch=batch, enrollments=enrollments, now=now)
 
 
 def timetable_teaching(detail: BatchDetail) -> None:

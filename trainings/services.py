@@ -5,12 +5,14 @@ ValidationError with an Indonesian-ready message when a rule is broken."""
 
 import hashlib
 import hmac
+import re
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -479,6 +481,11 @@ def session_save(
 def session_delete(*, session: Session) -> None:
     batch = _lock_batch(session.batch)
     _check_batch_editable(batch)
+    # Attendance is a record that must outlive any timetable change (the foreign key protects it too). Holding
+    # the session's row, no check-in or tap can add a record between this look and the delete.
+    _lock_session(session)
+    if Attendance.objects.filter(session_id=session.pk).exists():
+        raise ValidationError(_("This session already has attendance records, so it cannot be deleted."))
     session.delete()
 
 
@@ -546,15 +553,23 @@ def schedule_from_curriculum(*, batch: Batch) -> list[Session]:
 
 # ------------------------------------------------------------------------------------------- attendance
 
+NOTE_MAX_LENGTH = 200  # Attendance.note
+REASON_MAX_LENGTH = 300  # AttendanceChange.reason
+
 
 def session_facilitator_ids(session: Session) -> set[int]:
     """Facilitators who may record the session: those scheduled and those recorded as having taught."""
     return {f.pk for f in session.facilitators.all()} | {f.pk for f in session.taught_by.all()}
 
 
-def attendance_may_record(*, actor, session: Session, today: date | None = None) -> bool:
-    """The session's facilitators until the end of the batch; the organiser's staff always (with a reason
-    once the batch is over)."""
+def batch_is_over(batch: Batch, today: date) -> bool:
+    """Finished, or past its last day: from then on only the staff correct attendance, with a reason."""
+    return batch.status == Batch.Status.FINISHED or today > batch.end_date
+
+
+def attendance_may_record(*, actor, session: Session, now: datetime | None = None) -> bool:
+    """The organiser's staff always (with a reason once the batch is over); the session's facilitators from
+    the opening of its check-in until the end of the batch, so not sessions still to come."""
     batch = session.batch
     if actor.is_organiser_staff and actor.organiser_id == batch.organiser_id:
         return True
@@ -563,16 +578,39 @@ def attendance_may_record(*, actor, session: Session, today: date | None = None)
     facilitator = actor.facilitator_record
     if facilitator is None or facilitator.pk not in session_facilitator_ids(session):
         return False
-    today = today or timezone.localdate()
-    return batch.status != Batch.Status.FINISHED and today <= batch.end_date
+    now = now or timezone.now()
+    opens, _closes = checkin_window(session)
+    return opens <= now and not batch_is_over(batch, timezone.localdate(now))
 
 
 def reason_required(*, actor, batch: Batch, today: date) -> bool:
-    return actor.is_organiser_staff and (batch.status == Batch.Status.FINISHED or today > batch.end_date)
+    return actor.is_organiser_staff and batch_is_over(batch, today)
 
 
 def _method_of(actor) -> str:
     return Attendance.Method.STAFF if actor.is_organiser_staff else Attendance.Method.FACILITATOR
+
+
+def _lock_session(session: Session) -> None:
+    """Every write to a session's attendance holds the session's row first, and nothing else before it: taps,
+    check-ins and “semua hadir” on one session run one after another, so none of them meets a record created
+    meanwhile (a unique-constraint error) and no two of them wait for each other (a deadlock)."""
+    if Session.objects.select_for_update().filter(pk=session.pk).values_list("pk", flat=True).first() is None:
+        raise ValidationError(_("This session no longer exists."))
+
+
+def _check_texts(*, note: str, reason: str) -> None:
+    errors = {}
+    if "\x00" in note:
+        errors["note"] = _("The note contains a character that cannot be saved; retype it.")
+    elif len(note) > NOTE_MAX_LENGTH:
+        errors["note"] = _("The note is too long: at most %(limit)s characters.") % {"limit": NOTE_MAX_LENGTH}
+    if "\x00" in reason:
+        errors["reason"] = _("The reason contains a character that cannot be saved; retype it.")
+    elif len(reason) > REASON_MAX_LENGTH:
+        errors["reason"] = _("The reason is too long: at most %(limit)s characters.") % {"limit": REASON_MAX_LENGTH}
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -589,18 +627,19 @@ def attendance_record(
     """Record or correct one participant's status at a session; every change is kept in the history."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    if not attendance_may_record(actor=actor, session=session, today=today):
+    if not attendance_may_record(actor=actor, session=session, now=now):
         raise PermissionDenied
     if status not in Attendance.Status.values:
         raise ValidationError({"status": _("Unknown attendance status.")})
     if enrollment.batch_id != session.batch_id:
         raise ValidationError(_("This participant is not enrolled in the session's batch."))
-    reason = reason.strip()
+    note, reason = note.strip(), reason.strip()
+    _check_texts(note=note, reason=reason)
     if reason_required(actor=actor, batch=session.batch, today=today) and not reason:
         raise ValidationError({"reason": _("The batch is over: give a reason for the correction.")})
-    attendance = Attendance.objects.select_for_update().filter(session=session, enrollment=enrollment).first()
+    _lock_session(session)
+    attendance = Attendance.objects.filter(session=session, enrollment=enrollment).first()
     old = attendance.status if attendance else ""
-    note = note.strip()
     if attendance and attendance.status == status and attendance.note == note:
         return attendance
     if attendance is None:
@@ -630,13 +669,13 @@ def attendance_mark_all_present(*, actor, session: Session, now=None) -> int:
     Returns how many were marked."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    if not attendance_may_record(actor=actor, session=session, today=today):
+    if not attendance_may_record(actor=actor, session=session, now=now):
         raise PermissionDenied
     if reason_required(actor=actor, batch=session.batch, today=today):
         raise ValidationError(_("The batch is over: correct participants one by one, with a reason."))
     from participants.models import Enrollment  # participants builds on trainings
 
-    Session.objects.select_for_update().filter(pk=session.pk).first()  # one “semua hadir” at a time
+    _lock_session(session)
     missing = Enrollment.objects.filter(batch_id=session.batch_id).exclude(attendances__session=session)
     method = _method_of(actor)
     created = Attendance.objects.bulk_create(
@@ -683,6 +722,11 @@ def session_record_teaching(*, actor, session: Session, facilitators) -> Session
 # ------------------------------------------------------------------------------------------ QR check-in
 
 CHECKIN_STEP_SECONDS = 30
+# A participant who opened the check-in page with a valid QR code has this long to type their access code.
+CHECKIN_STAMP_SECONDS = 180
+
+CHECKIN_TOKEN = re.compile(r"(\d{1,12})-([0-9a-f]{16})", re.ASCII)
+ACCESS_CODE = re.compile(r"[A-Z0-9]{8}", re.ASCII)
 
 
 def _checkin_signature(session_id: int, step: int) -> str:
@@ -692,9 +736,7 @@ def _checkin_signature(session_id: int, step: int) -> str:
 
 def checkin_window(session: Session) -> tuple[datetime, datetime]:
     """Check-in opens CHECKIN_OPEN_MINUTES before the start and closes at the end of the session."""
-    start = timezone.make_aware(datetime.combine(session.date, session.start_time))
-    end = timezone.make_aware(datetime.combine(session.date, session.end_time))
-    return start - timedelta(minutes=settings.CHECKIN_OPEN_MINUTES), end
+    return session.starts_at - timedelta(minutes=settings.CHECKIN_OPEN_MINUTES), session.ends_at
 
 
 def checkin_token(session: Session, now=None) -> str:
@@ -704,52 +746,104 @@ def checkin_token(session: Session, now=None) -> str:
     return f"{step}-{_checkin_signature(session.pk, step)}"
 
 
-def checkin_token_valid(session: Session, token: str, now=None) -> bool:
-    """A token is valid in its own 30 seconds and the next 30 (time to scan and type a code), and only
-    while check-in is open for the session."""
+def _token_step(session: Session, token) -> int | None:
+    """The time step of a well-formed token signed for this session; None for anything else."""
+    match = CHECKIN_TOKEN.fullmatch(token) if isinstance(token, str) else None
+    if match is None:
+        return None
+    step = int(match[1])
+    return step if hmac.compare_digest(match[2], _checkin_signature(session.pk, step)) else None
+
+
+def checkin_token_signature_valid(session: Session, token) -> bool:
+    """The token was issued for this session, at whatever time: anything else is a forgery."""
+    return _token_step(session, token) is not None
+
+
+def checkin_token_valid(session: Session, token, now=None) -> bool:
+    """A token is valid in its own 30 seconds and the next 30 (time to scan it), and only while check-in is
+    open for the session."""
     now = now or timezone.now()
     opens, closes = checkin_window(session)
     if not opens <= now <= closes:
         return False
-    step_text, _dash, signature = (token or "").partition("-")
-    if not step_text.isdigit():
-        return False
-    step = int(step_text)
+    step = _token_step(session, token)
     current = int(now.timestamp()) // CHECKIN_STEP_SECONDS
-    if step not in (current, current - 1):
-        return False
-    return hmac.compare_digest(signature, _checkin_signature(session.pk, step))
+    return step is not None and step in (current, current - 1)
+
+
+def _stamp_signer(session: Session) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"sinergi.checkin.{session.pk}")
+
+
+def checkin_stamp(session: Session, token, now=None) -> str:
+    """The proof, carried by the check-in form, that its page was opened with a valid QR code: the participant
+    then has CHECKIN_STAMP_SECONDS to type their code, however often the projected code changes meanwhile."""
+    if checkin_token_valid(session, token, now):
+        return _stamp_signer(session).sign(str(session.pk))
+    raise ValidationError(
+        _("This QR code has expired or is not valid; scan the code on the screen again."), code="expired"
+    )
+
+
+def _unknown_code() -> ValidationError:
+    return ValidationError(
+        {
+            "access_code": ValidationError(
+                _("This access code is not enrolled in this batch. Check the code on your card."),
+                code="unknown_code",
+            )
+        }
+    )
+
+
+def _already_recorded() -> ValidationError:
+    # The same words whatever the status recorded: the page is public, and the code may be someone else's.
+    return ValidationError(_("You are already recorded for this session."), code="already")
 
 
 @transaction.atomic
-def attendance_checkin(*, session: Session, token: str, access_code: str, now=None) -> Attendance:
-    """A participant checks in with the projected token and their personal access code."""
+def attendance_checkin(*, session: Session, stamp: str, access_code: str, now=None) -> Attendance:
+    """A participant checks in with the stamp of the page they opened by the QR code and their personal access
+    code. Refusals: code "expired" (stale or forged stamp, check-in closed), an error on access_code with code
+    "unknown_code", code "already" (recorded before, by anyone)."""
     from participants.models import Enrollment
 
     now = now or timezone.now()
-    if not checkin_token_valid(session, token, now):
-        raise ValidationError(_("This QR code has expired or is not valid; scan the code on the screen again."))
+    try:
+        genuine = _stamp_signer(session).unsign(stamp or "", max_age=CHECKIN_STAMP_SECONDS) == str(session.pk)
+    except signing.BadSignature:  # also SignatureExpired
+        genuine = False
+    if not genuine:
+        raise ValidationError(
+            _("This check-in page has expired or is not valid; scan the code on the screen again."), code="expired"
+        )
+    opens, closes = checkin_window(session)
+    if not opens <= now <= closes:
+        raise ValidationError(_("Check-in for this session is closed."), code="expired")
     code = "".join((access_code or "").split()).upper()
+    if not ACCESS_CODE.fullmatch(code):
+        raise _unknown_code()
     enrollment = Enrollment.objects.filter(batch_id=session.batch_id, access_code=code).first()
     if enrollment is None:
-        raise ValidationError(
-            {"access_code": _("This access code is not enrolled in this batch. Check the code on your card.")}
-        )
-    existing = Attendance.objects.select_for_update().filter(session=session, enrollment=enrollment).first()
-    if existing is not None:
-        raise ValidationError(
-            _("You are already recorded for this session (%(status)s).") % {"status": existing.get_status_display()}
-        )
-    start = timezone.make_aware(datetime.combine(session.date, session.start_time))
-    late = now > start + timedelta(minutes=settings.CHECKIN_LATE_MINUTES)
+        raise _unknown_code()
+    _lock_session(session)
+    if Attendance.objects.filter(session=session, enrollment=enrollment).exists():
+        raise _already_recorded()
+    late = now > session.starts_at + timedelta(minutes=settings.CHECKIN_LATE_MINUTES)
     status = Attendance.Status.LATE if late else Attendance.Status.PRESENT
-    attendance = Attendance.objects.create(
-        session=session,
-        enrollment=enrollment,
-        status=status,
-        method=Attendance.Method.SELF,
-        recorded_at=now,
-    )
+    try:
+        # A savepoint: should a record appear without holding the session's lock, the refusal stays clean.
+        with transaction.atomic():
+            attendance = Attendance.objects.create(
+                session=session,
+                enrollment=enrollment,
+                status=status,
+                method=Attendance.Method.SELF,
+                recorded_at=now,
+            )
+    except IntegrityError:
+        raise _already_recorded() from None
     AttendanceChange.objects.create(
         attendance=attendance, new_status=status, method=Attendance.Method.SELF, changed_at=now
     )

@@ -1,45 +1,20 @@
-"""What the participants pages share: reading ids from queries and forms, finding the batch and the
-kabupaten a page is about, the URLs that carry that kabupaten, and refusing oversized uploads early."""
+"""What the participants pages share: finding the batch and the kabupaten a page is about, the URLs that
+carry that kabupaten, and refusing oversized uploads early. Reading ids and checking permissions is in
+config.views_helpers, shared with the other apps."""
 
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from config.views_helpers import id_or_404, require
 from trainings.models import Batch
 from trainings.selectors import batches_visible_to
 
 from ..selectors import operator as operator_selectors
 
-# Ids are positive 32-bit integers; anything else in a query or form is not an id (a bigger number would
-# overflow the database's integer on some backends: a 500 instead of "not found").
-MAX_ID = 2**31 - 1
 # What a multipart body adds to the file it carries (boundaries, headers, the other fields).
 MULTIPART_OVERHEAD = 64 * 1024
-
-
-def parse_id(value) -> int | None:
-    """An id from a query or form value (1 … 2**31-1); anything else counts as not given."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_ID else None
-
-
-def id_or_404(value) -> int:
-    """An id from a query or form value that must name an object: anything that is not one is a 404."""
-    number = parse_id(value)
-    if number is None:
-        raise Http404
-    return number
-
-
-def require(user, perm, obj=None) -> None:
-    if not user.has_perm(perm, obj):
-        raise PermissionDenied
 
 
 def batch_for(request, pk, perm: str = "participants.nominate", *, with_allocations: bool = False) -> Batch:

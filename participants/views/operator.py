@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from stdnum.id import nik as stdnum_nik
 
 from config.forms import add_service_errors
+from config.views_helpers import require
 from trainings.models import Batch
 
 from .. import services
@@ -20,7 +21,7 @@ from ..forms import PERSON_FORM_FIELDS, LetterForm, PersonForm, WithdrawForm
 from ..models import Nomination
 from ..selectors import nominations_visible_to, people_visible_to
 from ..selectors import operator as selectors
-from .common import batch_for, kabupaten_for, nominations_url, refused_upload_form, require, upload_too_large
+from .common import batch_for, kabupaten_for, nominations_url, refused_upload_form, upload_too_large
 
 LETTER_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from stdnum.id import nik as stdnum_nik
 
 from config.forms import add_service_errors
+from config.views_helpers import parse_id, require
 from pillars.models import Region
 
 from .. import exports, services
@@ -29,7 +30,7 @@ from ..models import Nomination, Person
 from ..selectors import nominations_visible_to, people_visible_to, related_or_none
 from ..selectors import review as selectors
 from ..services import Decision
-from .common import batch_for, parse_id, require
+from .common import batch_for
 
 # ------------------------------------------------------------------------------------------------- review
 

@@ -1,5 +1,6 @@
 // The attendance page: filter the participants by name as one types, without asking the server, and say so
-// when a tap could not be saved (htmx leaves the row as it was).
+// when a tap could not be saved (htmx leaves the row as it was). The counts' refresh (#attendance-live) saves
+// nothing: when one fails the next one simply tries again, so it does not raise the alarm.
 (function () {
   function filterRows() {
     const search = document.getElementById("attendance-search");
@@ -14,6 +15,7 @@
   });
   document.addEventListener("htmx:afterSettle", filterRows);
   document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "attendance-live") return;
     const failed = document.getElementById("attendance-failed");
     if (failed) failed.hidden = event.detail.successful;
   });

@@ -1,6 +1,7 @@
 """A widyaiswara records a session's attendance on a phone-sized screen (360 × 740) in a real browser: logs in,
-lands on “Sesi saya”, opens today's session, taps “semua hadir”, changes two participants to Izin and Sakit,
-reloads and finds them kept; then the staff open the session's change history and find those changes.
+lands on “Sesi saya”, opens today's session, sees a participant's QR check-in arrive without reloading, taps
+“semua hadir”, changes two participants to Izin and Sakit, reloads and finds them kept; then the staff open the
+session's change history and find those changes.
 
 Selectors use ids, hrefs and data attributes rather than visible text: the UI texts are translated."""
 
@@ -14,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.factories import PASSWORD, BatchFactory, FacilitatorUserFactory, OrganiserFactory, StaffFactory
 from tests.trainings.test_attendance_views import enrol, make_session
+from trainings import attendance_views, services
 from trainings.models import Attendance, Batch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("django_db_serialized_rollback")]
@@ -36,7 +38,8 @@ def _log_in(page, url, username):
 
 @pytest.fixture
 def day():
-    """A batch running today with a session this morning taught by the widyaiswara, and six participants."""
+    """A batch running today with a session under way (started five minutes ago, so a check-in now is on time)
+    taught by the widyaiswara, and six participants."""
     organiser = OrganiserFactory(code="UPT-PTKS-E2E")
     staff = StaffFactory(username="panitia", first_name="Panitia", organiser=organiser)
     teacher = FacilitatorUserFactory(username="widyaiswara", first_name="Bu Widya", record__organiser=organiser)
@@ -48,7 +51,9 @@ def day():
         start_date=today - timedelta(days=1),
         end_date=today + timedelta(days=1),
     )
-    session = make_session(batch, today, time(8, 0), time(9, 30), facilitators=[teacher.facilitator])
+    started = timezone.localtime() - timedelta(minutes=5)
+    start = time(started.hour, started.minute) if started.date() == today else time(0, 0)
+    session = make_session(batch, today, start, time(23, 59), facilitators=[teacher.facilitator])
     make_session(batch, today + timedelta(days=1), time(8, 0), time(9, 30), facilitators=[teacher.facilitator])
     enrollments = [enrol(batch, n, by=staff, name=name) for n, name in enumerate(NAMES, start=1)]
     return {"batch": batch, "session": session, "enrollments": enrollments}
@@ -67,7 +72,23 @@ def _count(page, status):
     return page.locator(f"#count-{status}")
 
 
-def test_a_widyaiswara_records_a_session_on_a_phone(browser_page, live_server, day):
+def _check_in_on_another_phone(page, url, session, enrollment):
+    """A participant scans the projected code with their own phone and types their access code."""
+    phone = page.context.browser.new_context(locale="id-ID", timezone_id="Asia/Jakarta")
+    try:
+        other = phone.new_page()
+        other.set_viewport_size(PHONE)
+        other.goto(url + reverse("trainings:checkin", args=[session.pk, services.checkin_token(session)]))
+        other.fill("#id_access_code", enrollment.access_code)
+        other.locator("#checkin-submit").click()
+        expect(other.locator("#checkin-done")).to_have_attribute("data-status", "hadir")
+    finally:
+        phone.close()
+
+
+def test_a_widyaiswara_records_a_session_on_a_phone(browser_page, live_server, day, monkeypatch):
+    # The page asks for fresh counts every second instead of every 20, so the test need not wait.
+    monkeypatch.setattr(attendance_views, "LIVE_REFRESH_SECONDS", 1)
     page = browser_page
     page.set_viewport_size(PHONE)
     url = live_server.url
@@ -100,6 +121,14 @@ def test_a_widyaiswara_records_a_session_on_a_phone(browser_page, live_server, d
     expect(page.locator("#attendance-list li[data-enrollment]:visible")).to_have_count(2)  # Nur Hasanah, Moh. Hasan
     page.fill("#attendance-search", "")
     expect(page.locator("#attendance-list li[data-enrollment]:visible")).to_have_count(len(NAMES))
+
+    # A participant checks in by QR: the page shows it without being reloaded.
+    early = enrollments[2]
+    _check_in_on_another_phone(page, url, session, early)
+    expect(_count(page, "hadir")).to_have_text("1")
+    expect(_count(page, "none")).to_have_text(str(len(NAMES) - 1))
+    expect(_row(page, early)).to_have_attribute("data-status", "hadir")
+    expect(page.locator("#attendance-failed")).to_be_hidden()
 
     # “Semua hadir”, then the exceptions: Izin and Sakit.
     page.locator("#all-present").click()

@@ -21,7 +21,7 @@ from tests.factories import (
     StaffFactory,
     region,
 )
-from tests.trainings.test_attendance_views import Clock, at, enrol, make_session
+from tests.trainings.test_attendance_views import Clock, at, enrol, make_session, stamp_in
 from trainings import attendance_views, services
 from trainings.models import Attendance, AttendanceChange, Batch, QuotaAllocation
 
@@ -81,6 +81,7 @@ def world(monkeypatch):
 VIEWS = {
     "my_sessions": ({"get"}, False),
     "session_attendance": ({"get"}, True),
+    "attendance_live": ({"get"}, True),
     "attendance_mark": ({"post"}, True),
     "attendance_all_present": ({"post"}, True),
     "attendance_history": ({"get"}, True),
@@ -158,15 +159,17 @@ def test_the_check_in_page_is_public(client, world, role):
     page = client.get(url)
     assert page.status_code == 200 and 'id="checkin-form"' in page.content.decode()
     enrollment = world["enrollments"][0]
-    response = client.post(url, {"access_code": enrollment.access_code})
+    response = client.post(url, {"stamp": stamp_in(page.content.decode()), "access_code": enrollment.access_code})
     assert response.status_code == 200 and 'id="checkin-done"' in response.content.decode()
     assert Attendance.objects.get(enrollment=enrollment).method == Attendance.Method.SELF
 
 
 def test_the_check_in_page_of_an_unknown_session_is_a_404(client, world):
-    assert client.get(reverse("trainings:checkin", args=[999999, "1-abc"])).status_code == 404
-    assert client.post(reverse("trainings:checkin", args=[999999, "1-abc"]), {"access_code": "X"}).status_code == 404
-    assert client.put(reverse("trainings:checkin", args=[world["session"].pk, "1-abc"])).status_code == 405
+    token = services.checkin_token(world["session"])
+    for pk in (999999, 2**31, 2**70):
+        assert client.get(reverse("trainings:checkin", args=[pk, token])).status_code == 404
+        assert client.post(reverse("trainings:checkin", args=[pk, token]), {"access_code": "X"}).status_code == 404
+    assert client.put(reverse("trainings:checkin", args=[world["session"].pk, token])).status_code == 405
 
 
 def test_a_facilitator_recorded_as_having_taught_may_record(client, world):

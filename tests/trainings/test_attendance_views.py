@@ -7,7 +7,9 @@ import types
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.core import signing
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,7 +24,7 @@ from tests.factories import (
     region,
 )
 from trainings import selectors, services
-from trainings.attendance_views import CHECKIN_FAILURE_RATE
+from trainings.attendance_views import CHECKIN_FAILURE_RATE, LIVE_OVERLAP_MS
 from trainings.models import Attendance, AttendanceChange, Batch, Session
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +69,13 @@ def make_session(batch, day: date, start: time, end: time, facilitators=()) -> S
 
 
 class Clock:
-    """The time the application sees: timezone.now() is patched for the test."""
+    """The time the application sees: timezone.now() is patched for the test, and so is the wall clock the
+    check-in stamps are signed and checked by (django.core.signing reads time.time())."""
 
     def __init__(self, monkeypatch):
         self.now = at(START, 8, 5)
         monkeypatch.setattr(timezone, "now", lambda: self.now)
+        monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: self.now.timestamp()))
 
     def set(self, value):
         self.now = value
@@ -355,7 +359,8 @@ def test_the_history_lists_every_change(client, world, clock):
     client.post(all_present_url(world), **HTMX)
     client.post(mark_url(world), {"enrollment": first.pk, "status": "izin", "note": "acara keluarga"}, **HTMX)
     other = make_session(world.batch, START, time(8, 30), time(9, 0))
-    services.attendance_checkin(session=other, token=services.checkin_token(other), access_code=second.access_code)
+    stamp = services.checkin_stamp(other, services.checkin_token(other))
+    services.attendance_checkin(session=other, stamp=stamp, access_code=second.access_code)
     clock.set(at(world.batch.end_date + timedelta(days=1), 9))
     client.force_login(staff)
     client.post(mark_url(world), {"enrollment": second.pk, "status": "sakit", "reason": "surat dokter"}, **HTMX)
@@ -371,7 +376,28 @@ def test_the_history_lists_every_change(client, world, clock):
     assert str(Attendance.Method.FACILITATOR.label) in html and str(Attendance.Method.STAFF.label) in html
 
 
+def test_the_page_and_the_history_show_each_status_in_its_colour(client, world):
+    """One colour per status everywhere: the CSS classes status-<value> (the recap matrix uses them too)."""
+    first = world.enrollments[0]
+    services.attendance_record(actor=world.staff, session=world.session, enrollment=first, status="hadir")
+    services.attendance_record(actor=world.staff, session=world.session, enrollment=first, status="izin")
+    client.force_login(world.staff)
+    html = client.get(page_url(world)).content.decode()
+    for value in Attendance.Status.values:
+        assert html.count(f'class="btn attendance-status status-{value}') == 5
+        assert f'class="badge fs-6 fw-normal status-fill status-{value}" data-count="{value}"' in html
+    assert 'class="btn attendance-status status-izin active"' in html
+    assert not re.search(r'class="btn attendance-status[^"]*btn-', html)  # no other palette besides
+    history = client.get(reverse("trainings:attendance_history", args=[world.session.pk])).content.decode()
+    assert 'status-fill status-hadir">' in history and 'status-fill status-izin">' in history
+
+
 # ---------------------------------------------------------------------------------------------- check-in
+
+
+def checkin_stamp_now(session, clock) -> str:
+    """The stamp a phone gets by opening the page with the code projected now."""
+    return services.checkin_stamp(session, services.checkin_token(session, clock.now))
 
 
 def test_the_check_in_screen_shows_the_qr_of_the_current_token(client, world, clock):
@@ -389,7 +415,11 @@ def test_the_check_in_screen_shows_the_qr_of_the_current_token(client, world, cl
     assert 'hx-trigger="load delay:31s"' in partial and "<svg" in partial
     assert re.search(r'id="checkin-count">0<', partial)
 
-    services.attendance_checkin(session=world.session, token=token, access_code=world.enrollments[0].access_code)
+    services.attendance_checkin(
+        session=world.session,
+        stamp=checkin_stamp_now(world.session, clock),
+        access_code=world.enrollments[0].access_code,
+    )
     clock.set(clock.now + timedelta(seconds=40))
     partial = client.get(reverse("trainings:checkin_qr", args=[world.session.pk])).content.decode()
     assert re.search(r'id="checkin-count">1<', partial)
@@ -404,92 +434,292 @@ def test_outside_its_window_the_screen_says_check_in_is_not_open(client, world, 
     assert 'id="checkin-closed"' in html and "<svg" not in html and "/presensi/" not in html
 
 
-def checkin(client, session, token, code):
-    return client.post(checkin_url(session, token), {"access_code": code})
+def stamp_in(html: str) -> str:
+    return re.search(r'<input type="hidden" name="stamp" value="([^"]+)">', html).group(1)
+
+
+class Phone:
+    """A participant's phone: scans the projected code (GET, which gives the form its stamp and the phone its
+    device cookie) and sends the form."""
+
+    def __init__(self, client, session, token):
+        self.client, self.url = client, checkin_url(session, token)
+        self.page = client.get(self.url)
+        self.stamp = stamp_in(self.page.content.decode()) if self.page.status_code == 200 else ""
+
+    def send(self, code, stamp=None):
+        return self.client.post(self.url, {"stamp": self.stamp if stamp is None else stamp, "access_code": code})
+
+
+def scan(client, world, clock) -> Phone:
+    return Phone(client, world.session, services.checkin_token(world.session, clock.now))
 
 
 def test_check_in_on_the_phone_present_then_refused_a_second_time(client, world, clock):
     session, enrollment = world.session, world.enrollments[0]
-    token = services.checkin_token(session, clock.now)
-    page = client.get(checkin_url(session, token))
-    assert page.status_code == 200
-    html = page.content.decode()
+    phone = scan(client, world, clock)
+    assert phone.page.status_code == 200
+    html = phone.page.content.decode()
     assert 'id="checkin-form"' in html and 'autocapitalize="characters"' in html and 'maxlength="8"' in html
     notice = re.search(r'<aside[^>]*id="privacy-notice".*?</aside>', html, re.S).group()
     assert "27" in notice and "2022" in notice and world.upt.name in notice
     assert session.display_title in html
+    assert "no-store" in phone.page["Cache-Control"]
 
-    done = checkin(client, session, token, enrollment.access_code.lower())
+    done = phone.send(enrollment.access_code.lower())
     assert done.status_code == 200
     html = done.content.decode()
     assert 'id="checkin-done" data-status="hadir"' in html and "08.05" in html
     assert enrollment.access_code not in html
 
     clock.set(clock.now + timedelta(seconds=20))
-    again = checkin(client, session, token, enrollment.access_code)
-    assert 'id="checkin-error"' in again.content.decode() and 'id="checkin-form"' not in again.content.decode()
+    again = phone.send(enrollment.access_code)
+    html = again.content.decode()
+    assert again.status_code == 200
+    assert 'id="checkin-error"' in html and 'id="checkin-form"' not in html
     assert list(Attendance.objects.values_list("status", "method")) == [("hadir", "self")]
+
+
+def test_the_phone_gets_a_device_cookie_once(client, world, clock):
+    phone = scan(client, world, clock)
+    cookie = phone.page.cookies["sinergi_device"]
+    assert len(cookie.value) >= 16
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["path"] == checkin_url(world.session, "x").removesuffix(f"{world.session.pk}/x/")
+    assert cookie["max-age"]
+    again = scan(client, world, clock)
+    assert "sinergi_device" not in again.page.cookies  # kept, not renewed
+    assert client.cookies["sinergi_device"].value == cookie.value
 
 
 def test_a_late_check_in_is_terlambat(client, world, clock, settings):
     settings.CHECKIN_LATE_MINUTES = 15
     clock.set(at(START, 8, 20))
-    token = services.checkin_token(world.session, clock.now)
-    html = checkin(client, world.session, token, world.enrollments[0].access_code).content.decode()
+    html = scan(client, world, clock).send(world.enrollments[0].access_code).content.decode()
     assert 'data-status="terlambat"' in html and "08.20" in html
 
 
-def test_an_expired_or_forged_token_is_refused(client, world, clock):
-    session, enrollment = world.session, world.enrollments[0]
-    token = services.checkin_token(session, clock.now)
-    clock.set(clock.now + timedelta(seconds=90))
-    page = client.get(checkin_url(session, token)).content.decode()
-    assert 'id="checkin-expired"' in page and 'id="checkin-form"' not in page
-    expired = checkin(client, session, token, enrollment.access_code).content.decode()
-    assert 'id="checkin-error"' in expired
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_token_not_signed_for_the_session_is_a_404_that_tells_nothing(client, world, clock, method):
+    session = world.session
+    other = make_session(world.batch, START, time(8, 0), time(9, 0))
     step = services.checkin_token(session, clock.now).split("-")[0]
-    forged = checkin(client, session, f"{step}-0123456789abcdef", enrollment.access_code).content.decode()
-    assert 'id="checkin-error"' in forged
+    for token in (f"{step}-0123456789abcdef", services.checkin_token(other, clock.now), "1-abc", "x" * 300):
+        response = getattr(client, method)(
+            checkin_url(session, token), {"access_code": world.enrollments[0].access_code}
+        )
+        assert response.status_code == 404, token
+        html = response.content.decode()
+        assert world.batch.name not in html and session.display_title not in html
+        assert "sinergi_device" not in response.cookies
+    assert client.get(checkin_url(other, services.checkin_token(other, clock.now))).status_code == 200
+    assert client.get(checkin_url(session, "1-abc").replace(f"/{session.pk}/", f"/{2**70}/")).status_code == 404
+    assert not Attendance.objects.exists()
+
+
+def test_a_genuine_token_that_expired_asks_to_scan_again(client, world, clock):
+    token = services.checkin_token(world.session, clock.now)
+    clock.set(clock.now + timedelta(seconds=90))
+    page = client.get(checkin_url(world.session, token))
+    assert page.status_code == 410
+    html = page.content.decode()
+    assert 'id="checkin-expired"' in html and 'id="checkin-form"' not in html and 'name="stamp"' not in html
+    assert world.session.display_title in html  # genuine: the page may say which session it is
+    assert "sinergi_device" in page.cookies
+
+
+def test_the_stamp_gives_three_minutes_to_type_the_code(client, world, clock):
+    """The projected code changes every 30 seconds; the form opened with it stays good for 180 seconds."""
+    first, second = world.enrollments[:2]
+    slow = scan(client, world, clock)
+    clock.set(clock.now + timedelta(seconds=services.CHECKIN_STAMP_SECONDS - 1))
+    assert 'id="checkin-done"' in slow.send(first.access_code).content.decode()
+
+    slower = scan(Client(), world, clock)
+    clock.set(clock.now + timedelta(seconds=services.CHECKIN_STAMP_SECONDS + 1))
+    expired = slower.send(second.access_code)
+    assert expired.status_code == 410
+    html = expired.content.decode()
+    assert 'id="checkin-expired"' in html and 'id="checkin-form"' not in html
+    assert list(Attendance.objects.values_list("enrollment_id", flat=True)) == [first.pk]
+
+
+@pytest.mark.parametrize("stamp", ["", "forged", "1:abc:def"])
+def test_the_post_needs_a_genuine_stamp_not_the_token(client, world, clock, stamp):
+    phone = scan(client, world, clock)
+    response = phone.send(world.enrollments[0].access_code, stamp=stamp)
+    assert response.status_code == 410 and 'id="checkin-expired"' in response.content.decode()
+    assert not Attendance.objects.exists()
+
+
+def test_a_stamp_of_another_session_is_refused(client, world, clock):
+    other = make_session(world.batch, START, time(8, 0), time(9, 0))
+    phone = scan(client, world, clock)
+    response = phone.send(world.enrollments[0].access_code, stamp=checkin_stamp_now(other, clock))
+    assert response.status_code == 410
     assert not Attendance.objects.exists()
 
 
 def test_a_code_of_another_batch_is_refused_and_the_form_kept(client, world, clock):
     other = BatchFactory(organiser=world.upt, status=Batch.Status.RUNNING, start_date=START, end_date=START)
     stranger = enrol(other, 50, by=world.staff)
-    token = services.checkin_token(world.session, clock.now)
-    response = checkin(client, world.session, token, stranger.access_code)
+    phone = scan(client, world, clock)
+    response = phone.send(stranger.access_code)
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="access-code-error"' in html and 'id="checkin-form"' in html and "is-invalid" in html
+    assert stamp_in(html) == phone.stamp  # the same form: retype and send
     assert not Attendance.objects.exists()
+    assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
 
 
-def test_repeated_wrong_codes_from_one_address_are_throttled(client, world, clock):
-    session = world.session
-    token = services.checkin_token(session, clock.now)
-    limit = int(CHECKIN_FAILURE_RATE.split("/")[0])
-    for attempt in range(limit):
-        response = checkin(client, session, token, f"WRONG{attempt:03d}")
-        assert response.status_code == 200, attempt
-    throttled = checkin(client, session, token, world.enrollments[0].access_code)
+LIMIT = int(CHECKIN_FAILURE_RATE.split("/")[0])
+
+
+def test_wrong_codes_from_one_device_are_throttled_but_a_right_code_still_goes_through(client, world, clock):
+    phone = scan(client, world, clock)
+    for attempt in range(LIMIT):
+        response = phone.send(f"WRNG{attempt:04d}")
+        assert response.status_code == 200 and 'id="access-code-error"' in response.content.decode(), attempt
+    throttled = phone.send("WRNG9999")
     assert throttled.status_code == 429
     assert 'id="checkin-throttled"' in throttled.content.decode()
-    assert not Attendance.objects.exists()
-    # Another address is not held back.
-    other = client.post(
-        checkin_url(session, token), {"access_code": world.enrollments[0].access_code}, REMOTE_ADDR="10.0.0.9"
-    )
-    assert other.status_code == 200 and Attendance.objects.count() == 1
+    assert phone.send("WRNG9998").status_code == 429
+    # The participant finally types their own code: it goes through.
+    done = phone.send(world.enrollments[0].access_code)
+    assert done.status_code == 200 and 'id="checkin-done"' in done.content.decode()
+    # Another phone at the same address is not held back.
+    neighbour = scan(Client(), world, clock)
+    assert neighbour.send("WRNG0000").status_code == 200
+    assert neighbour.send(world.enrollments[1].access_code).status_code == 200
+    assert Attendance.objects.count() == 2
 
 
-def test_a_whole_room_behind_one_address_checks_in(client, world, clock):
-    """Successful check-ins do not count towards the throttle: a room shares the venue's Wi-Fi."""
-    limit = int(CHECKIN_FAILURE_RATE.split("/")[0])
-    room = world.enrollments + [enrol(world.batch, n, by=world.staff) for n in range(6, limit + 8)]
-    token = services.checkin_token(world.session, clock.now)
+def test_only_wrong_codes_count_towards_the_throttle(client, world, clock):
+    """Expired stamps and second check-ins are refused, but they are not guesses."""
+    first = world.enrollments[0]
+    phone = scan(client, world, clock)
+    phone.send(first.access_code)
+    for _attempt in range(LIMIT + 2):
+        assert phone.send(first.access_code).status_code == 200  # already recorded
+        assert phone.send(world.enrollments[1].access_code, stamp="stale").status_code == 410
+    assert phone.send("WRNG0000").status_code == 200
+
+
+def test_a_whole_room_behind_one_address_checks_in(world, clock):
+    """Right codes never count towards the throttle: a room of 40 shares the venue's Wi-Fi address."""
+    room = world.enrollments + [enrol(world.batch, n, by=world.staff) for n in range(6, 41)]
     for enrollment in room:
-        assert checkin(client, world.session, token, enrollment.access_code).status_code == 200
-    assert Attendance.objects.filter(method="self").count() == len(room) > limit
+        phone = scan(Client(), world, clock)
+        response = phone.send(enrollment.access_code)
+        assert response.status_code == 200 and 'id="checkin-done"' in response.content.decode()
+    assert Attendance.objects.filter(method="self").count() == len(room) == 40
+
+
+def test_a_whole_room_on_one_phone_checks_in(client, world, clock):
+    """A participant without a phone borrows one: the same device checks many in, a few mistyped."""
+    room = world.enrollments + [enrol(world.batch, n, by=world.staff) for n in range(6, 41)]
+    for number, enrollment in enumerate(room):
+        phone = scan(client, world, clock)
+        if number % 8 == 0:
+            phone.send("WRNG0000")
+        assert 'id="checkin-done"' in phone.send(enrollment.access_code).content.decode()
+    assert Attendance.objects.filter(method="self").count() == 40
+
+
+# ------------------------------------------------------------------------------------ live counts
+
+
+def live_url(world, since=None, recording="1"):
+    url = reverse("trainings:attendance_live", args=[world.session.pk])
+    return url if since is None else f"{url}?since={since}&recording={recording}"
+
+
+def live_element(html: str) -> str:
+    return re.search(r'<div id="attendance-live"[^>]*>', html).group()
+
+
+def test_while_check_in_is_open_the_page_refreshes_its_counts_every_20_seconds(client, world, clock):
+    client.force_login(world.teacher)
+    element = live_element(client.get(page_url(world)).content.decode())
+    assert 'hx-trigger="every 20s"' in element and live_url(world) in element
+    since = int(re.search(r"since=(\d+)", element).group(1))
+    assert since == int(clock.now.timestamp() * 1000) - LIVE_OVERLAP_MS
+    assert "recording=1" in element
+
+
+def test_before_check_in_opens_the_page_refreshes_once_at_the_opening(client, world, clock):
+    clock.set(at(START, 7, 0))  # opens 07.30
+    client.force_login(world.staff)
+    element = live_element(client.get(page_url(world)).content.decode())
+    assert 'hx-trigger="load delay:1800s"' in element
+
+
+def test_a_facilitator_sees_when_a_session_to_come_can_be_recorded(client, world, clock):
+    clock.set(at(START, 7, 0))
+    client.force_login(world.teacher)
+    html = client.get(page_url(world)).content.decode()
+    assert 'id="not-yet-notice"' in html and "07.30" in html and 'id="read-only-notice"' not in html
+    assert "recording=0" in live_element(html) and 'id="all-present"' not in html
+    assert client.post(mark_url(world), {"enrollment": world.enrollments[0].pk, "status": "hadir"}).status_code == 403
+    # At the opening the refresh finds the facilitator may now record: the page reloads.
+    clock.set(at(START, 7, 30))
+    response = client.get(live_url(world, since=1, recording="0"), **HTMX)
+    assert response["HX-Refresh"] == "true"
+    assert "HX-Refresh" not in client.get(live_url(world, since=1, recording="1"), **HTMX)
+
+
+@pytest.mark.parametrize("when", [at(START, 9, 31), at(START - timedelta(days=1), 7, 0)])
+def test_when_check_in_is_over_or_another_day_the_page_does_not_refresh(client, world, clock, when):
+    clock.set(when)
+    client.force_login(world.staff)
+    element = live_element(client.get(page_url(world)).content.decode())
+    assert "hx-get" not in element and "hx-trigger" not in element
+
+
+def test_the_refresh_brings_the_counts_and_the_rows_of_new_check_ins(client, world, clock):
+    first, second, third = world.enrollments[:3]
+    client.force_login(world.teacher)
+    page = client.get(page_url(world)).content.decode()
+    since = re.search(r"since=(\d+)", live_element(page)).group(1)
+    client.post(mark_url(world), {"enrollment": first.pk, "status": "izin"}, **HTMX)  # the facilitator's own tap
+    clock.set(clock.now + timedelta(seconds=10))
+    for enrollment in (second, third):
+        services.attendance_checkin(
+            session=world.session, stamp=checkin_stamp_now(world.session, clock), access_code=enrollment.access_code
+        )
+    clock.set(clock.now + timedelta(seconds=10))
+
+    response = client.get(live_url(world, since=since), **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    # The element itself, renewed to ask from now on.
+    assert html.lstrip().startswith('<div id="attendance-live"')
+    assert f"since={int(clock.now.timestamp() * 1000) - LIVE_OVERLAP_MS}" in live_element(html)
+    assert re.search(r'<div id="attendance-counts"[^>]*hx-swap-oob="true"', html)
+    assert counts_in(html) == {"hadir": 2, "terlambat": 0, "izin": 1, "sakit": 0, "alpa": 0, "none": 2}
+    rows = re.findall(r'<li class="list-group-item attendance-row[^>]*id="row-(\d+)"[^>]*hx-swap-oob="true"', html)
+    assert rows == [str(second.pk), str(third.pk)]  # not the row the facilitator may be writing a note in
+    assert 'data-status="hadir"' in html and "hx-post" in html  # the rows can be tapped as usual
+
+    # The next refresh brings no row again once the overlap has passed.
+    clock.set(clock.now + timedelta(seconds=20))
+    later = client.get(live_url(world, since=re.search(r"since=(\d+)", live_element(html)).group(1)), **HTMX)
+    assert "attendance-row" not in later.content.decode()
+
+
+@pytest.mark.parametrize("since", ["", "x", "-5", str(10**30)])
+def test_a_refresh_without_a_usable_time_brings_only_the_counts(client, world, clock, since):
+    services.attendance_checkin(
+        session=world.session,
+        stamp=checkin_stamp_now(world.session, clock),
+        access_code=world.enrollments[0].access_code,
+    )
+    client.force_login(world.staff)
+    response = client.get(f"{live_url(world)}?since={since}", **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert counts_in(html)["hadir"] == 1 and "attendance-row" not in html
 
 
 # ------------------------------------------------------------------------------------------ query counts
@@ -521,8 +751,8 @@ def test_a_tap_is_cheap(client, world, django_assert_num_queries, who):
     client.force_login(getattr(world, who))
     enrollment = world.enrollments[0]
     # Session and user (2); the session (1) [+ facilitators (2) and record (1)]; the participant (1); the
-    # savepoint (2), the locked read, the write and its history (3); the counts (1).
-    expected = 13 if who == "teacher" else 10
+    # savepoint (2), the session's lock, the read, the write and its history (4); the counts (2).
+    expected = 15 if who == "teacher" else 12
     with django_assert_num_queries(expected):
         response = client.post(mark_url(world), {"enrollment": enrollment.pk, "status": "izin"}, **HTMX)
     assert counts_in(response.content.decode())["izin"] == 1
@@ -541,3 +771,26 @@ def test_the_history_costs_the_same_queries_for_any_number_of_changes(client, wo
     with django_assert_num_queries(4):
         response = client.get(url)
     assert len(response.context["changes"]) == 40
+
+
+@pytest.mark.parametrize("who", ["teacher", "staff"])
+def test_the_refresh_costs_the_same_queries_for_5_and_40_participants(
+    client, world, clock, django_assert_num_queries, who
+):
+    client.force_login(getattr(world, who))
+    since = int(clock.now.timestamp() * 1000)
+    services.attendance_checkin(
+        session=world.session,
+        stamp=checkin_stamp_now(world.session, clock),
+        access_code=world.enrollments[0].access_code,
+    )
+    # As the page: session and user (2), the session (1) [+ facilitators (2) and record (1)], the participants
+    # and their attendance (2).
+    expected = 8 if who == "teacher" else 5
+    with django_assert_num_queries(expected):
+        small = client.get(live_url(world, since=since), **HTMX)
+    enrol_many(world, 40)
+    with django_assert_num_queries(expected):
+        large = client.get(live_url(world, since=since), **HTMX)
+    assert counts_in(small.content.decode())["none"] == 4 and counts_in(large.content.decode())["none"] == 39
+    assert len(large.context["rows"]) == 1

@@ -3,6 +3,7 @@ selector), its .xlsx export, the operator's kabupaten-only view, the at-risk fla
 and the operator's page while a batch runs, the staff's record of who taught a session (and the workload JP
 it moves), and query counts that do not grow with the batch."""
 
+import re
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from tests.factories import (
     pillar,
     region,
 )
-from trainings import selectors, services
+from trainings import exports, selectors, services
 from trainings.models import Attendance, Batch, QuotaAllocation, Session
 
 pytestmark = pytest.mark.django_db
@@ -220,23 +221,23 @@ def test_the_matrix_shows_letters_in_colour_and_a_dash_when_not_recorded(client,
     assert list(table.rows) == [row_id(finished[p]) for p in ("ahmad", "budi", "citra")]  # by name
     letters = {row: [(css.split()[-1], text) for css, _title, text in cells] for row, cells in table.rows.items()}
     assert letters[row_id(finished["ahmad"])] == [
-        ("recap-H", "H"),
-        ("recap-T", "T"),
-        ("recap-H", "H"),
-        ("recap-T", "T"),
+        ("status-hadir", "H"),
+        ("status-terlambat", "T"),
+        ("status-hadir", "H"),
+        ("status-terlambat", "T"),
     ]
-    assert letters[row_id(finished["budi"])][1] == ("recap-I", "I")
+    assert letters[row_id(finished["budi"])][1] == ("status-izin", "I")
     assert letters[row_id(finished["citra"])] == [
-        ("recap-H", "H"),
-        ("recap-A", "A"),
-        ("recap-S", "S"),
+        ("status-hadir", "H"),
+        ("status-alpa", "A"),
+        ("status-sakit", "S"),
         ("text-muted", "—"),
     ]
     titles = [title for _css, title, _text in table.rows[row_id(finished["citra"])]]
     assert titles == [labels["hadir"], labels["alpa"], labels["sakit"], "not recorded"]
     html = response.content.decode()
-    for letter in "HTISA":  # the legend shows every letter in its colour
-        assert f'<span class="recap-letter recap-{letter}">{letter}</span>' in html
+    for value, letter in Attendance.LETTERS.items():  # the legend shows every letter in its colour
+        assert f'<span class="recap-letter status-fill status-{value}">{letter}</span>' in html
     assert "NIK" not in html and finished["ahmad"].person.nik not in html and "081234567890" not in html
 
 
@@ -336,6 +337,30 @@ def test_the_export_is_the_matrix_with_indonesian_headings(client, staff, finish
     assert ["I", "Izin"] in notes
 
 
+def css_fills() -> dict:
+    """The --status-fill of each .status-<value> class of the site's stylesheet."""
+    css = (settings.BASE_DIR / "static" / "css" / "sinergi.css").read_text()
+    return {
+        value: fill.upper()
+        for value, fill in re.findall(r"\.status-(\w+) \{ --status-fill: #([0-9A-Fa-f]{6});", css)
+        if value in Attendance.Status.values
+    }
+
+
+def test_the_export_colours_are_the_pages_colours(client, staff, finished):
+    assert css_fills() == {value: fill.upper() for value, fill in exports.STATUS_FILL.items()}
+    assert set(css_fills()) == set(Attendance.Status.values)
+    assert len(set(css_fills().values())) == len(Attendance.Status.values)  # one colour each
+    client.force_login(staff)
+    sheet = workbook_of(client.get(export_url(finished["batch"])))["Rekap Kehadiran"]
+    status_of = {letter: value for value, letter in Attendance.LETTERS.items()}
+    seen = set()
+    for cell in (cell for row in sheet["E2:H4"] for cell in row if cell.value in status_of):
+        assert cell.fill.fgColor.rgb.upper().endswith(css_fills()[status_of[cell.value]]), cell.coordinate
+        seen.add(cell.value)
+    assert seen == set(status_of)
+
+
 def test_an_operator_exports_their_kabupatens_participants_only(client, operator, finished):
     client.force_login(operator)
     response = client.get(export_url(finished["batch"]))
@@ -365,6 +390,23 @@ def test_the_matrix_flags_participants_at_risk_while_the_batch_runs(client, staf
         row_id(running["sick"]): "one_absence_away",
         row_id(running["fine"]): "",
     }
+
+
+def test_the_matrix_says_which_held_sessions_are_not_recorded(client, staff, running):
+    forgotten = enrol(running["batch"], "Forgotten Fikri", staff=staff)
+    client.force_login(staff)
+    response = client.get(matrix_url(running["batch"]))
+    html = response.content.decode()
+    assert re.search(r'id="unrecorded-held" data-count="2"', html)
+    assert response.context["matrix"].unrecorded_held == 2
+    table = Matrix(html)
+    assert table.attrs[row_id(forgotten)].get("data-risk", "") == ""  # not counted as missed
+    unrecorded = dict(re.findall(r'<tr id="(enrollment-\d+)".*?(?:data-unrecorded="(\d+)"|</tr>)', html, re.S))
+    assert unrecorded[row_id(forgotten)] == "2"
+    assert unrecorded[row_id(running["fine"])] == ""
+    # Once recorded, the notice goes.
+    mark_all(staff, running["sessions"][:2], forgotten, ["hadir", "hadir"], timezone.now())
+    assert 'id="unrecorded-held"' not in client.get(matrix_url(running["batch"])).content.decode()
 
 
 def test_the_staff_batch_page_lists_who_is_at_risk_while_the_batch_runs(client, staff, running):
@@ -496,6 +538,16 @@ def test_nobody_may_be_recorded_as_having_taught(client, staff, taught):
     assert workload_jp(client) == {"Bu Ani": 0, "Pak Bambang": 0, "Pak Cahyo": 0}
 
 
+@pytest.mark.parametrize("value", ["999999999999999999999999", str(2**31), "abc", "-1", "0", "1.5", ""])
+def test_a_facilitator_id_that_is_no_id_is_a_form_error(client, staff, taught, value):
+    client.force_login(staff)
+    response = client.post(teaching_url(taught["session"]), {"facilitators": [taught["stand_in"].pk, value]})
+    assert response.status_code == 200
+    assert "facilitators" in response.context["form"].errors
+    session = Session.objects.get(pk=taught["session"].pk)
+    assert not session.taught_recorded and not session.taught_by.exists()
+
+
 def test_a_facilitator_of_another_organiser_is_refused_and_nothing_is_saved(client, staff, taught):
     outsider = FacilitatorFactory(organiser=OrganiserFactory(code="DINSOS-SBY"))
     client.force_login(staff)
@@ -557,11 +609,10 @@ def queries_of(client, url):
     return len(queries)
 
 
-# Session and user, the batch (+ program, organiser), then sessions, participants (+ person, pillar,
-# nomination, kabupaten), their attendance and the sessions' materi. An operator's permission also reads
-# the batch's allocations.
-MATRIX_QUERIES = 7
-MATRIX_OPERATOR_QUERIES = 8
+# Session and user, the batch (+ program, organiser), then sessions (+ materi), participants (+ person, pillar,
+# nomination, kabupaten) and their attendance. An operator's permission also reads the batch's allocations.
+MATRIX_QUERIES = 6
+MATRIX_OPERATOR_QUERIES = 7
 
 
 @pytest.mark.parametrize("size", [(3, 4), (30, 12)])

@@ -82,10 +82,12 @@ class _Browser:
         return next((c.value for c in self.jar if c.name == "csrftoken"), "")
 
     def get(self, path: str) -> int:
+        return self.page(path)[0]
+
+    def page(self, path: str) -> tuple[int, str]:
         request = urllib.request.Request(self.base + path, headers=self._headers())  # noqa: S310 - loopback
         with self.opener.open(request, timeout=30) as response:
-            response.read()
-            return response.status
+            return response.status, response.read().decode()
 
     def post(self, path: str, data: dict, extra_headers=None) -> int:
         body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": self.csrf()}).encode()
@@ -137,7 +139,10 @@ def attendance_load(*, batch: Batch, staff: User, facilitator_user: User, scratc
     marked_session = (
         Session.objects.filter(batch=batch).exclude(pk=now_session.pk).order_by("date", "start_time").first()
     )
-    Session.objects.filter(pk=marked_session.pk).update(date=today)
+    # On now too: a facilitator may record a session only once its check-in has opened.
+    Session.objects.filter(pk=marked_session.pk).update(
+        date=today, start_time=now_session.start_time, end_time=now_session.end_time
+    )
     marked_session.facilitators.add(facilitator_user.facilitator)
     enrollments = list(batch.enrollments.order_by("pk")[:PARTICIPANTS])
     Attendance.objects.filter(session__in=[now_session, marked_session]).delete()
@@ -224,8 +229,9 @@ def _run_load(*, base, batch, now_session, marked_session, enrollments, facilita
         phone = _Browser(base)
         token = services.checkin_token(now_session)
         path = reverse("trainings:checkin", args=[now_session.pk, token])
-        phone.get(path)
-        code = phone.post(path, {"access_code": enrollment.access_code})
+        _status, html = phone.page(path)  # the form carries the stamp of the scanned code
+        stamp = re.search(r'name="stamp" value="([^"]+)"', html)
+        code = phone.post(path, {"stamp": stamp[1] if stamp else "", "access_code": enrollment.access_code})
         if code != 200:
             failures.append(f"check-in answered {code}")
 
