@@ -161,22 +161,27 @@ class Command(BaseCommand):
             teaching.save(update_fields=["user"])
         return staff, situbondo
 
+    @staticmethod
+    def _assign(session, facilitators) -> None:
+        """Give a drafted materi session its facilitators, through the clash-checking service."""
+        services.session_save(
+            batch=session.batch,
+            session=session,
+            day=session.date,
+            start_time=session.start_time,
+            end_time=session.end_time,
+            kind=session.kind,
+            module=session.module,
+            jp=session.jp,
+            facilitators=facilitators,
+        )
+
     def _timetable(self, batch, facilitators) -> None:
         """Draft the timetable from the curriculum and give each materi a facilitator in turn."""
         services.schedule_from_curriculum(batch=batch)
         sessions = list(batch.sessions.select_related("module").order_by("date", "start_time"))
         for session in sessions:
-            services.session_save(
-                batch=batch,
-                session=session,
-                day=session.date,
-                start_time=session.start_time,
-                end_time=session.end_time,
-                kind=session.kind,
-                module=session.module,
-                jp=session.jp,
-                facilitators=[facilitators[session.module.order % len(facilitators)]],
-            )
+            self._assign(session, [facilitators[session.module.order % len(facilitators)]])
 
     def _situbondo(self, organiser, program, facilitators, *, staff, operator) -> None:
         name = "Angkatan I Tahun 2025 · Kabupaten Situbondo"
@@ -384,16 +389,7 @@ class Command(BaseCommand):
         services.schedule_from_curriculum(batch=batch)
         for session in batch.sessions.select_related("module").order_by("date", "start_time"):
             teacher = facilitators[0] if session.date == today else facilitators[1 + session.module.order % 4]
-            services.session_save(
-                batch=batch,
-                session=session,
-                day=session.date,
-                start_time=session.start_time,
-                end_time=session.end_time,
-                module=session.module,
-                jp=session.jp,
-                facilitators=[teacher],
-            )
+            self._assign(session, [teacher])
         services.batch_open_nominations(batch=batch, today=start - timedelta(days=14))
         operator = User.objects.get(username="operator.gresik")
         people = demo_people(
@@ -421,13 +417,4 @@ class Command(BaseCommand):
         for session in batch.sessions.filter(date=today, kind=Session.Kind.MATERI).select_related("module"):
             if widyaiswara in session.facilitators.all():
                 continue
-            services.session_save(
-                batch=batch,
-                session=session,
-                day=session.date,
-                start_time=session.start_time,
-                end_time=session.end_time,
-                module=session.module,
-                jp=session.jp,
-                facilitators=[widyaiswara],
-            )
+            self._assign(session, [widyaiswara])
