@@ -3,11 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from certificates import views as certificate_views
+
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Short, so that the QR code on a certificate stays small.
+    path("v/<str:code>", certificate_views.verify, name="verify_certificate"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("akun/", include("accounts.urls")),
     path("pelatihan/", include("trainings.urls")),
