@@ -6,7 +6,7 @@ from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,21 +14,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.forms import add_service_errors
+from config.views_helpers import require
 
 from . import selectors, services
 from .forms import AllocationForm, BatchFilterForm, BatchForm, DayVenueForm, SessionForm
 from .models import Batch, QuotaAllocation, Session
 
 
-def _require(user, perm, obj=None):
-    if not user.has_perm(perm, obj):
-        raise PermissionDenied
-
-
 def _batch_for(request, pk, perm) -> Batch:
     """A batch the user can find (else 404) and may act on with `perm` (else 403)."""
     batch = get_object_or_404(selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
-    _require(request.user, perm, batch)
+    require(request.user, perm, batch)
     return batch
 
 
@@ -47,7 +43,7 @@ def _year(request) -> int:
 
 @login_required
 def batch_list(request):
-    _require(request.user, "trainings.batch.create")
+    require(request.user, "trainings.batch.create")
     filters = BatchFilterForm(request.GET or None, organiser=request.user.organiser)
     params = filters.cleaned_data if filters.is_valid() else {}
     batches = selectors.batch_list(
@@ -69,7 +65,7 @@ def batch_list(request):
 
 @login_required
 def batch_create(request):
-    _require(request.user, "trainings.batch.create")
+    require(request.user, "trainings.batch.create")
     organiser = request.user.organiser
     form = BatchForm(request.POST or None, organiser=organiser)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +99,7 @@ def batch_edit(request, pk):
 @login_required
 def batch_detail(request, pk):
     detail = selectors.batch_detail(user=request.user, pk=pk)
-    _require(request.user, "trainings.batch.view", detail.batch)
+    require(request.user, "trainings.batch.view", detail.batch)
     can_change = request.user.has_perm("trainings.batch.change", detail.batch)
     view_attendance = request.user.has_perm("trainings.attendance_recap.view_all", detail.batch)
     selectors.timetable_teaching(detail)
@@ -218,7 +214,7 @@ def day_venues(request, pk):
 def schedule(request, pk):
     """The schedule editor: the timetable with edit and delete per session, and an add form."""
     detail = selectors.batch_detail(user=request.user, pk=pk)
-    _require(request.user, "trainings.batch.change", detail.batch)
+    require(request.user, "trainings.batch.change", detail.batch)
     form = SessionForm(batch=detail.batch, initial={"date": detail.batch.start_date.isoformat()})
     return render(request, "trainings/schedule.html", {"detail": detail, "batch": detail.batch, "form": form})
 
@@ -289,7 +285,7 @@ def schedule_copy(request, pk):
 
 @login_required
 def calendar_view(request):
-    _require(request.user, "trainings.calendar.view")
+    require(request.user, "trainings.calendar.view")
     year = _year(request)
     months = selectors.calendar_year(user=request.user, year=year)
     try:
@@ -312,7 +308,7 @@ def calendar_view(request):
 
 @login_required
 def workload(request):
-    _require(request.user, "trainings.workload.view")
+    require(request.user, "trainings.workload.view")
     year = _year(request)
     rows = selectors.facilitator_workload(organiser=request.user.organiser, year=year)
     months = [date(year, m, 1) for m in range(1, 13)]
@@ -322,7 +318,7 @@ def workload(request):
 @login_required
 def my_batches(request):
     """The landing page of operators and facilitators: what concerns them, read-only."""
-    _require(request.user, "trainings.my_batches.view")
+    require(request.user, "trainings.my_batches.view")
     today = timezone.localdate()
     batches = selectors.batch_list(user=request.user)
     sessions = selectors.facilitator_sessions(user=request.user, since=today) if request.user.is_facilitator else None

@@ -17,6 +17,20 @@ from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocatio
 
 DEMO_PASSWORD = "sinergi-demo"  # noqa: S105 - documented demo password, refused outside DEBUG
 
+# The sessions around the curriculum in Situbondo; the opening was on day 2 (Selasa, 14 Oktober 2025).
+SITUBONDO_CEREMONIES = [
+    (date(2025, 10, 13), time(7, 15), time(8, 0), Session.Kind.PRETEST, "Registrasi dan pre-test"),
+    (
+        date(2025, 10, 14),
+        time(7, 0),
+        time(8, 0),
+        Session.Kind.OPENING,
+        "Pembukaan oleh Kepala Dinas Sosial Provinsi Jawa Timur dan Bupati Situbondo",
+    ),
+    (date(2025, 10, 16), time(16, 45), time(17, 15), Session.Kind.POSTTEST, "Post-test"),
+    (date(2025, 10, 16), time(17, 15), time(18, 0), Session.Kind.CLOSING, "Penutupan"),
+]
+
 GRESIK_PREFIX = "Bimtek Penguatan Pendamping PKH · Kabupaten Gresik"
 
 # Who was not (fully) there in Situbondo: (participant index, day index, index of the session within that day
@@ -204,38 +218,8 @@ class Command(BaseCommand):
             region=Region.objects.get(code="35.12"),
         )
         self._timetable(batch, facilitators)
-        services.session_save(
-            batch=batch,
-            day=date(2025, 10, 13),
-            start_time=time(7, 15),
-            end_time=time(8, 0),
-            kind=Session.Kind.PRETEST,
-            title="Registrasi dan pre-test",
-        )
-        services.session_save(
-            batch=batch,
-            day=date(2025, 10, 14),
-            start_time=time(7, 0),
-            end_time=time(8, 0),
-            kind=Session.Kind.OPENING,
-            title="Pembukaan oleh Kepala Dinas Sosial Provinsi Jawa Timur dan Bupati Situbondo",
-        )
-        services.session_save(
-            batch=batch,
-            day=date(2025, 10, 16),
-            start_time=time(16, 45),
-            end_time=time(17, 15),
-            kind=Session.Kind.POSTTEST,
-            title="Post-test",
-        )
-        services.session_save(
-            batch=batch,
-            day=date(2025, 10, 16),
-            start_time=time(17, 15),
-            end_time=time(18, 0),
-            kind=Session.Kind.CLOSING,
-            title="Penutupan",
-        )
+        for day, start, end, kind, title in SITUBONDO_CEREMONIES:
+            services.session_save(batch=batch, day=day, start_time=start, end_time=end, kind=kind, title=title)
         services.batch_open_nominations(batch=batch, today=date(2025, 9, 22))
         nominated = [
             nomination_submit(
