@@ -1,12 +1,16 @@
-"""Certificates (STTP): their numbers, verification codes and revocation. The printed documents and the jobs
-that render them build on these records."""
+"""Certificates (STTP) with their numbers, verification codes and revocation; the organiser's certificate layout;
+and the document jobs that render certificates and attendance sheets to PDF."""
 
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from pillars.models import nip_validator
 
 # Verification codes avoid characters that are easily confused (0/O, 1/I/L, 5/S, 2/Z); 12 of them give
 # 27**12 ≈ 1.5e17 codes, not guessable, and unrelated to the NIK.
@@ -79,3 +83,148 @@ class Certificate(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.revoked_at is None
+
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #14532d."))
+
+
+def validate_number_format(value: str) -> None:
+    """A number format may use {seq}, {code}, {month} and {year}, and must use {seq} so numbers differ."""
+    try:
+        sample = value.format(seq=1, code="UPT", month="X", year=2025)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValidationError(_("Use only {seq}, {code}, {month} and {year} in the number format.")) from exc
+    if "{seq" not in value or len(sample) > 80:
+        raise ValidationError(_("The number format must contain {seq} and give at most 80 characters."))
+
+
+class CertificateLayout(models.Model):
+    """How an organiser's certificates look, set by its staff without code. Issued certificates keep the
+    layout they were printed with: changes here apply to the next ones only."""
+
+    class Orientation(models.TextChoices):
+        PORTRAIT = "portrait", _("Portrait")
+        LANDSCAPE = "landscape", _("Landscape")
+
+    organiser = models.OneToOneField(
+        "pillars.Organiser", models.CASCADE, related_name="certificate_layout", verbose_name=_("organiser")
+    )
+    orientation = models.CharField(
+        _("orientation"), max_length=10, choices=Orientation.choices, default=Orientation.PORTRAIT
+    )
+    primary_colour = models.CharField(_("main colour"), max_length=7, default="#14532d", validators=[hex_colour])
+    accent_colour = models.CharField(_("accent colour"), max_length=7, default="#a16207", validators=[hex_colour])
+    logo = models.ImageField(
+        _("logo"), upload_to="layouts/", blank=True, help_text=_("Leave empty to use the organiser's logo.")
+    )
+    background = models.ImageField(_("background image"), upload_to="layouts/", blank=True)
+    signature = models.ImageField(_("signature image"), upload_to="layouts/", blank=True)
+    signatory_name = models.CharField(
+        _("signatory's name"),
+        max_length=120,
+        blank=True,
+        help_text=_("Without academic titles. Leave empty to use the head of the organiser."),
+    )
+    signatory_title = models.CharField(_("signatory's position"), max_length=120, blank=True)
+    signatory_nip = models.CharField(_("signatory's NIP"), max_length=18, blank=True, validators=[nip_validator])
+    issue_place = models.CharField(
+        _("place of issue"), max_length=80, blank=True, help_text=_("Leave empty to use the organiser's city.")
+    )
+    number_format = models.CharField(
+        _("number format"),
+        max_length=80,
+        default=DEFAULT_NUMBER_FORMAT,
+        validators=[validate_number_format],
+        help_text=_(
+            "{seq:03d} the sequence in the year, {code} the organiser's code, {month} in Roman numerals, {year}."
+        ),
+    )
+    result_text = models.CharField(
+        _("result"),
+        max_length=200,
+        blank=True,
+        help_text=_('Leave empty for "has completed the training well".'),
+    )
+    show_facilitators = models.BooleanField(_("list the facilitators on the back"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("certificate layout")
+        verbose_name_plural = _("certificate layouts")
+
+    def __str__(self):
+        return str(self.organiser)
+
+
+class DocumentJob(models.Model):
+    """One request for documents ("certificates for batch X", "attendance sheets for day 2"): queued, run by
+    Celery in chunks, with its progress and the files it produced. A failed job can be run again and keeps
+    what it already produced."""
+
+    class Kind(models.TextChoices):
+        CERTIFICATES = "certificates", _("Certificates")
+        ATTENDANCE_SHEETS = "attendance", _("Attendance sheets")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    organiser = models.ForeignKey("pillars.Organiser", models.PROTECT, related_name="+")
+    batch = models.ForeignKey("trainings.Batch", models.PROTECT, related_name="document_jobs", verbose_name=_("batch"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    # What to produce: {"enrollments": [...]} for certificates, {"sheets": ["session-12", "day-2025-10-14"]}.
+    params = models.JSONField(default=dict)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(_("error"), blank=True)
+    runs = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("document job")
+        verbose_name_plural = _("document jobs")
+        constraints = [models.CheckConstraint(condition=Q(done__lte=models.F("total")), name="job_done_le_total")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+def _document_path(instance, filename):
+    return f"documents/{instance.job.batch_id}/{instance.job_id}/{secrets.token_hex(6)}-{filename}"
+
+
+class DocumentFile(models.Model):
+    """A file a job produced (an attendance sheet). Certificates keep their own file on the certificate."""
+
+    job = models.ForeignKey(DocumentJob, models.CASCADE, related_name="files")
+    key = models.CharField(max_length=40)  # what it is within the job: "session-12", "day-2025-10-14"
+    title = models.CharField(_("title"), max_length=250)
+    file = models.FileField(upload_to=_document_path)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "key"]
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="document_file_once_per_job")]
+
+    def __str__(self):
+        return self.title

@@ -1,16 +1,29 @@
-"""Issuing and revoking certificates. Numbers are assigned in one transaction under the organiser's yearly
-counter row, so they are unique and without gaps; issuing again never gives an enrolment a second certificate."""
+"""Issuing, rendering and revoking certificates, and the document jobs that render certificates and attendance
+sheets. Numbers are assigned in one transaction under the organiser's yearly counter row, so they are unique and
+without gaps; issuing again never gives an enrolment a second certificate. A certificate's PDF is written once
+(a conditional update claims the empty field), so re-running a job or two workers on one chunk never changes a
+certificate that was handed out."""
 
+import hashlib
+import logging
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from trainings.models import Batch
 
-from .models import DEFAULT_NUMBER_FORMAT, Certificate, CertificateCounter
+from . import rendering, selectors
+from .models import DEFAULT_NUMBER_FORMAT, Certificate, CertificateCounter, CertificateLayout, DocumentFile, DocumentJob
+
+logger = logging.getLogger(__name__)
 
 ROMAN_MONTHS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"]
 
@@ -55,6 +68,7 @@ def certificates_issue(*, actor, batch: Batch, enrollments, included_reasons=Non
         )
     )
     organiser = batch.organiser
+    number_format = selectors.layout_for(organiser).number_format
     created = []
     for pk in sorted(set(wanted) - have):
         counter.last += 1
@@ -64,7 +78,9 @@ def certificates_issue(*, actor, batch: Batch, enrollments, included_reasons=Non
                 organiser_id=batch.organiser_id,
                 year=issued.year,
                 seq=counter.last,
-                number=certificate_number(seq=counter.last, organiser_code=organiser.code, issued=issued),
+                number=certificate_number(
+                    seq=counter.last, organiser_code=organiser.code, issued=issued, fmt=number_format
+                ),
                 issued_at=now,
                 issued_by=actor,
                 included_reason="" if pk in eligible else included_reasons[pk],
@@ -110,3 +126,255 @@ def certificate_reissue(*, actor, certificate: Certificate, now=None) -> Certifi
     certificate.replaced_by = new[0]
     certificate.save(update_fields=["replaced_by"])
     return new[0]
+
+
+# ------------------------------------------------------------------------------------------- rendering
+
+
+def _back_page(shared: rendering.CertificateBatch) -> bytes:
+    """The batch's back page, rendered once and kept in the cache; the key follows its content, so any change
+    to the curriculum or the layout gives a new one."""
+    key = "certificate-back:" + hashlib.sha256(repr(shared).encode()).hexdigest()
+    back = cache.get(key)
+    if back is None:
+        back = rendering.render_certificate_back(shared)
+        cache.set(key, back, timeout=24 * 3600)
+    return back
+
+
+def _store_pdf(prefix: str, data: bytes) -> tuple[str, str]:
+    name = default_storage.save(f"{prefix}/{hashlib.sha256(data).hexdigest()[:16]}.pdf", ContentFile(data))
+    return name, hashlib.sha256(data).hexdigest()
+
+
+def certificates_render(*, certificate_ids) -> int:
+    """Render and store the PDFs of those certificates (of one batch) that have none yet; returns how many this
+    call stored. The PDF is claimed with a conditional update: whoever stores first wins and the file never
+    changes afterwards."""
+    certificates = list(
+        selectors.with_print_data(
+            Certificate.objects.filter(pk__in=certificate_ids, pdf="", revoked_at__isnull=True)
+        ).order_by("seq")
+    )
+    if not certificates:
+        return 0
+    batch = Batch.objects.select_related("program", "organiser").get(pk=certificates[0].enrollment.batch_id)
+    shared = selectors.certificate_batch(batch)
+    entries = [selectors.certificate_entry(c, issue_place=shared.look.issue_place) for c in certificates]
+    files = rendering.render_certificates(shared, entries, _back_page(shared))
+    stored = 0
+    for certificate, data in zip(certificates, files, strict=True):
+        name, digest = _store_pdf(f"certificates/{certificate.year}", data)
+        if Certificate.objects.filter(pk=certificate.pk, pdf="").update(pdf=name, sha256=digest):
+            stored += 1
+        else:
+            default_storage.delete(name)
+    return stored
+
+
+def certificate_preview(*, actor, batch: Batch, layout: CertificateLayout | None = None) -> bytes:
+    """A sample certificate of the batch (its first participant, or a made-up one) with the layout as it is now,
+    marked as a preview; nothing is stored or numbered."""
+    _check_staff(actor, batch)
+    shared = selectors.certificate_batch(batch, layout)
+    enrollment = (
+        batch.enrollments.select_related("person", "nomination__pillar_type", "nomination__kabupaten")
+        .order_by("person__full_name")
+        .first()
+    )
+    issued = timezone.now()
+    sample = Certificate(
+        number=certificate_number(
+            seq=0,
+            organiser_code=batch.organiser.code,
+            issued=timezone.localtime(issued),
+            fmt=(layout or selectors.layout_for(batch.organiser)).number_format,
+        ),
+        verification_code="PREVIEW00000",
+        issued_at=issued,
+    )
+    if enrollment is None:
+        raise ValidationError(_("The batch has no participants yet to show on a preview."))
+    sample.enrollment = enrollment
+    entry = selectors.certificate_entry(sample, issue_place=shared.look.issue_place, preview=True)
+    return rendering.render_certificates(shared, [entry], rendering.render_certificate_back(shared))[0]
+
+
+# ---------------------------------------------------------------------------------------- document jobs
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _enqueue_run(job: DocumentJob) -> None:
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.document_job_run.delay(job.pk))
+
+
+@transaction.atomic
+def document_job_certificates(*, actor, batch: Batch, enrollments=None, included_reasons=None) -> DocumentJob:
+    """Queue a job that numbers and renders certificates: for `enrollments` (by default every participant who
+    meets the pass rule). Those below the rule need a written reason in `included_reasons` ({id: reason})."""
+    from participants.models import Enrollment
+    from trainings.selectors import attendance_matrix
+
+    _check_staff(actor, batch)
+    if batch.status != Batch.Status.FINISHED:
+        raise ValidationError(_("Certificates are issued once the batch is finished."))
+    reasons = {int(k): (v or "").strip() for k, v in (included_reasons or {}).items()}
+    eligible = {row.enrollment.pk for row in attendance_matrix(batch=batch).rows if row.eligible}
+    if enrollments is None:
+        wanted = sorted(eligible | {pk for pk, reason in reasons.items() if reason})
+    else:
+        wanted = sorted({e.pk for e in enrollments if e.batch_id == batch.pk})
+    wanted = list(Enrollment.objects.filter(batch=batch, pk__in=wanted).values_list("pk", flat=True).order_by("pk"))
+    if not wanted:
+        raise ValidationError(_("No participant meets the pass rule; choose participants and give a reason."))
+    for pk in wanted:
+        if pk not in eligible and not reasons.get(pk):
+            name = Enrollment.objects.select_related("person").get(pk=pk).person.full_name
+            raise ValidationError(
+                _("%(name)s does not meet the pass rule; give a reason to include them.") % {"name": name}
+            )
+    job = DocumentJob.objects.create(
+        organiser_id=batch.organiser_id,
+        batch=batch,
+        kind=DocumentJob.Kind.CERTIFICATES,
+        title=_("Certificates · %(batch)s") % {"batch": batch.name},
+        params={"enrollments": wanted, "reasons": {str(pk): reasons[pk] for pk in wanted if pk not in eligible}},
+        total=len(wanted),
+        created_by=actor,
+    )
+    _enqueue_run(job)
+    return job
+
+
+@transaction.atomic
+def document_job_attendance_sheets(*, actor, batch: Batch, keys=None) -> DocumentJob:
+    """Queue a job that renders attendance sheets: those named by `keys` ("session-<id>", "day-<date>"), or every
+    session's and every day's sheet of the batch."""
+    from .sheets import sheet_keys
+
+    _check_staff(actor, batch)
+    available = sheet_keys(batch=batch)
+    keys = available if keys is None else [key for key in available if key in set(keys)]
+    if not keys:
+        raise ValidationError(_("The batch has no sessions to print attendance sheets for."))
+    if len(keys) == 1 and keys[0].startswith("day-"):
+        title = _("Attendance sheets · %(batch)s · %(day)s") % {"batch": batch.name, "day": keys[0][4:]}
+    else:
+        title = _("Attendance sheets · %(batch)s") % {"batch": batch.name}
+    job = DocumentJob.objects.create(
+        organiser_id=batch.organiser_id,
+        batch=batch,
+        kind=DocumentJob.Kind.ATTENDANCE_SHEETS,
+        title=title,
+        params={"sheets": keys},
+        total=len(keys),
+        created_by=actor,
+    )
+    _enqueue_run(job)
+    return job
+
+
+def document_job_run(*, job_id: int) -> list[list]:
+    """The first step of a job: claim it (queued or running → running), number the certificates, and return the
+    chunks still to render. Safe to run again: what is done is never done twice."""
+    claimed = DocumentJob.objects.filter(
+        pk=job_id, status__in=[DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING]
+    ).update(status=DocumentJob.Status.RUNNING, runs=F("runs") + 1, started_at=timezone.now())
+    if not claimed:
+        return []
+    job = DocumentJob.objects.select_related("batch__organiser", "created_by").get(pk=job_id)
+    if job.kind == DocumentJob.Kind.CERTIFICATES:
+        from participants.models import Enrollment
+
+        ids = job.params["enrollments"]
+        certificates_issue(
+            actor=job.created_by,
+            batch=job.batch,
+            enrollments=Enrollment.objects.filter(pk__in=ids),
+            included_reasons=job.params.get("reasons") or {},
+        )
+        pending = list(
+            Certificate.objects.filter(enrollment_id__in=ids, revoked_at__isnull=True, pdf="")
+            .order_by("seq")
+            .values_list("pk", flat=True)
+        )
+        chunks = _chunks(pending, settings.DOCUMENT_CHUNK_SIZE)
+    else:
+        produced = set(job.files.values_list("key", flat=True))
+        chunks = _chunks([key for key in job.params["sheets"] if key not in produced], settings.SHEET_CHUNK_SIZE)
+    document_job_progress(job_id=job_id)
+    return chunks
+
+
+def document_job_progress(*, job_id: int) -> None:
+    """Count what the job has produced; the job is done when everything is there."""
+    job = DocumentJob.objects.get(pk=job_id)
+    if job.kind == DocumentJob.Kind.CERTIFICATES:
+        done = (
+            Certificate.objects.filter(enrollment_id__in=job.params["enrollments"], revoked_at__isnull=True)
+            .exclude(pdf="")
+            .count()
+        )
+    else:
+        done = job.files.count()
+    done = min(done, job.total)
+    running = DocumentJob.objects.filter(pk=job_id, status=DocumentJob.Status.RUNNING)
+    if done >= job.total:
+        running.update(status=DocumentJob.Status.DONE, done=done, finished_at=timezone.now(), error="")
+    else:
+        running.update(done=done)
+
+
+def document_job_render_certificates(*, job_id: int, certificate_ids) -> None:
+    if not DocumentJob.objects.filter(pk=job_id, status=DocumentJob.Status.RUNNING).exists():
+        return
+    certificates_render(certificate_ids=certificate_ids)
+    document_job_progress(job_id=job_id)
+
+
+def document_job_render_sheets(*, job_id: int, keys) -> None:
+    from .sheets import attendance_sheets, render_attendance_sheet
+
+    job = DocumentJob.objects.select_related("batch").filter(pk=job_id, status=DocumentJob.Status.RUNNING).first()
+    if job is None:
+        return
+    produced = set(job.files.values_list("key", flat=True))
+    for sheet in attendance_sheets(batch=job.batch, keys=[key for key in keys if key not in produced]):
+        data = render_attendance_sheet(sheet)
+        name, digest = _store_pdf(f"documents/{job.batch_id}/{job.pk}", data)
+        try:
+            with transaction.atomic():
+                DocumentFile.objects.create(
+                    job=job, key=sheet["key"], title=sheet["title"], file=name, sha256=digest, size=len(data)
+                )
+        except IntegrityError:  # another run stored this sheet first
+            default_storage.delete(name)
+        document_job_progress(job_id=job_id)
+    document_job_progress(job_id=job_id)
+
+
+def document_job_fail(*, job_id: int, error: str) -> None:
+    """Record why a job stopped; what it produced so far stays."""
+    DocumentJob.objects.filter(pk=job_id, status__in=[DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING]).update(
+        status=DocumentJob.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def document_job_retry(*, actor, job: DocumentJob) -> DocumentJob:
+    """Run a failed job again; the files it already produced are kept and not made again."""
+    job = DocumentJob.objects.select_for_update().select_related("batch").get(pk=job.pk)
+    _check_staff(actor, job.batch)
+    if job.status != DocumentJob.Status.FAILED:
+        raise ValidationError(_("Only a failed job can be run again."))
+    job.status = DocumentJob.Status.QUEUED
+    job.error = ""
+    job.finished_at = None
+    job.save(update_fields=["status", "error", "finished_at"])
+    _enqueue_run(job)
+    return job

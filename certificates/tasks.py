@@ -1,1 +1,58 @@
-"""Celery tasks for documents. Thin wrappers: they take primary keys and call a service."""
+"""Celery tasks for documents. Thin wrappers: they take primary keys and call a service. All run on the
+`documents` queue, acknowledge late (a worker lost mid-task leaves the message to another one), and retry
+transient errors (database or broker connection) with backoff; any other error, or the last failed retry,
+marks the job failed with its reason, and the page offers to run it again."""
+
+import logging
+
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+class DocumentTask(Task):
+    """Marks the job (the first argument) failed when the task gives up."""
+
+    autoretry_for = TRANSIENT
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = kwargs.get("job_id", args[0] if args else None)
+        if job_id is not None:
+            logger.error("document job %s failed: %s", job_id, type(exc).__name__)
+            services.document_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(base=DocumentTask, bind=True, queue="documents")
+def document_job_run(self, job_id: int) -> int:
+    """Number what needs numbers, then hand the rendering out in chunks, one task each, so that every worker
+    process on every machine can take a share."""
+    chunks = services.document_job_run(job_id=job_id)
+    from .models import DocumentJob
+
+    kind = DocumentJob.objects.values_list("kind", flat=True).get(pk=job_id)
+    task = render_certificates if kind == DocumentJob.Kind.CERTIFICATES else render_attendance_sheets
+    for chunk in chunks:
+        task.delay(job_id, chunk)
+    return len(chunks)
+
+
+@shared_task(base=DocumentTask, bind=True, queue="documents")
+def render_certificates(self, job_id: int, certificate_ids: list[int]) -> None:
+    services.document_job_render_certificates(job_id=job_id, certificate_ids=certificate_ids)
+
+
+@shared_task(base=DocumentTask, bind=True, queue="documents")
+def render_attendance_sheets(self, job_id: int, keys: list[str]) -> None:
+    services.document_job_render_sheets(job_id=job_id, keys=keys)
