@@ -114,6 +114,11 @@ class CertificateLayout(models.Model):
     )
     primary_colour = models.CharField(_("main colour"), max_length=7, default="#14532d", validators=[hex_colour])
     accent_colour = models.CharField(_("accent colour"), max_length=7, default="#a16207", validators=[hex_colour])
+    header = models.TextField(
+        _("header"),
+        blank=True,
+        help_text=_("Lines above the organiser's name, e.g. PEMERINTAH PROVINSI JAWA TIMUR / DINAS SOSIAL."),
+    )
     logo = models.ImageField(
         _("logo"), upload_to="layouts/", blank=True, help_text=_("Leave empty to use the organiser's logo.")
     )

@@ -34,6 +34,7 @@ def certificate_look(organiser, layout: CertificateLayout | None = None) -> Cert
         result_text = layout.result_text or _("has completed the training well")
     return CertificateLook(
         orientation=layout.orientation,
+        header=[line.strip() for line in layout.header.splitlines() if line.strip()],
         primary_colour=layout.primary_colour,
         accent_colour=layout.accent_colour,
         logo=file_data_uri(layout.logo or organiser.logo),

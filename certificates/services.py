@@ -173,29 +173,27 @@ def certificates_render(*, certificate_ids) -> int:
 
 
 def certificate_preview(*, actor, batch: Batch, layout: CertificateLayout | None = None) -> bytes:
-    """A sample certificate of the batch (its first participant, or a made-up one) with the layout as it is now,
-    marked as a preview; nothing is stored or numbered."""
+    """A certificate of the batch's first participant with the layout as it is now, marked as a preview;
+    nothing is stored or numbered."""
     _check_staff(actor, batch)
-    shared = selectors.certificate_batch(batch, layout)
     enrollment = (
         batch.enrollments.select_related("person", "nomination__pillar_type", "nomination__kabupaten")
         .order_by("person__full_name")
         .first()
     )
+    if enrollment is None:
+        raise ValidationError(_("The batch has no participants yet to show on a preview."))
+    layout = layout or selectors.layout_for(batch.organiser)
+    shared = selectors.certificate_batch(batch, layout)
     issued = timezone.now()
     sample = Certificate(
+        enrollment=enrollment,
         number=certificate_number(
-            seq=0,
-            organiser_code=batch.organiser.code,
-            issued=timezone.localtime(issued),
-            fmt=(layout or selectors.layout_for(batch.organiser)).number_format,
+            seq=0, organiser_code=batch.organiser.code, issued=timezone.localtime(issued), fmt=layout.number_format
         ),
         verification_code="PREVIEW00000",
         issued_at=issued,
     )
-    if enrollment is None:
-        raise ValidationError(_("The batch has no participants yet to show on a preview."))
-    sample.enrollment = enrollment
     entry = selectors.certificate_entry(sample, issue_place=shared.look.issue_place, preview=True)
     return rendering.render_certificates(shared, [entry], rendering.render_certificate_back(shared))[0]
 
