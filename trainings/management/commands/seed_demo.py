@@ -1,5 +1,5 @@
-"""Load the demo: UPT PTKS Malang, its program, facilitators, a finished Situbondo batch, an upcoming batch
-open for nomination, a two-venue draft bimtek, and one account per role. Safe to run again."""
+"""Load the demo: UPT PTKS Malang, its program, facilitators, a finished Situbondo batch with its certificates, an
+upcoming batch open for nomination, a two-venue draft bimtek, and one account per role. Safe to run again."""
 
 from datetime import date, datetime, time, timedelta
 
@@ -9,13 +9,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from certificates.models import Certificate, CertificateLayout, DocumentJob
 from participants.demo import SITUBONDO_PILLARS, demo_people
+from participants.models import Enrollment
 from participants.services import Decision, nomination_submit, nominations_decide
 from pillars.models import Organiser, PillarType, Region
 from trainings import services
 from trainings.models import Batch, Facilitator, Module, Program, QuotaAllocation, Session
+from trainings.selectors import eligible_enrollments
 
 DEMO_PASSWORD = "sinergi-demo"  # noqa: S105 - documented demo password, refused outside DEBUG
+
+# Documented in README.md, the same on every fresh demo database: the verification code of the first Situbondo
+# certificate, and the access code of its holder (who downloads it at /sertifikat/unduh/ with their NIK).
+DEMO_VERIFICATION_CODE = "UPTKDEMA4789"
+DEMO_ACCESS_CODE = "KARTU479"  # noqa: S105 - documented demo value, refused outside DEBUG
+
+SITUBONDO_NAME = "Angkatan I Tahun 2025 · Kabupaten Situbondo"
+# The certificates were signed at the closing.
+SITUBONDO_ISSUED = datetime(2025, 10, 16, 18, 0)
 
 # The sessions around the curriculum in Situbondo; the opening was on day 2 (Selasa, 14 Oktober 2025).
 SITUBONDO_CEREMONIES = [
@@ -86,12 +98,80 @@ class Command(BaseCommand):
             self._upcoming(organiser, program, facilitators, operator=situbondo)
             self._probolinggo(organiser, program, facilitators)
             self._running_today(organiser, program, facilitators, staff=staff)
+            job = self._situbondo_certificates(organiser, staff)
+        # The job is queued on commit: in-process (no REDIS_URL) it has run by now, unless an outer transaction
+        # (a test) holds the commit back; then it runs here.
+        if job is not None:
+            self._finish_certificates(job)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
                 f"widyaiswara (password {DEMO_PASSWORD})."
             )
         )
+        self._print_demo_codes()
+
+    def _situbondo_certificates(self, organiser, staff) -> DocumentJob | None:
+        """Issue the Situbondo certificates once, with the documented demo codes, and queue the job that renders
+        them; if a former job failed before every PDF was there, run it again. Otherwise nothing to do."""
+        from certificates import services as certificate_services  # WeasyPrint: imported only when needed
+
+        batch = Batch.objects.filter(organiser=organiser, name=SITUBONDO_NAME, status=Batch.Status.FINISHED).first()
+        if batch is None:
+            return None
+        valid = Certificate.objects.filter(enrollment__batch=batch, revoked_at__isnull=True)
+        if not valid.exists():
+            issued = certificate_services.certificates_issue(
+                actor=staff,
+                batch=batch,
+                enrollments=eligible_enrollments(batch=batch),
+                now=timezone.make_aware(SITUBONDO_ISSUED),
+            )
+            first = min(issued, key=lambda certificate: certificate.seq)
+            if not Certificate.objects.filter(verification_code=DEMO_VERIFICATION_CODE).exists():
+                Certificate.objects.filter(pk=first.pk).update(verification_code=DEMO_VERIFICATION_CODE)
+            if not Enrollment.objects.filter(access_code=DEMO_ACCESS_CODE).exists():
+                Enrollment.objects.filter(pk=first.enrollment_id).update(access_code=DEMO_ACCESS_CODE)
+            return certificate_services.document_job_certificates(actor=staff, batch=batch)
+        jobs = batch.document_jobs.filter(kind=DocumentJob.Kind.CERTIFICATES)
+        busy = jobs.filter(status__in=[DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING]).exists()
+        failed = jobs.filter(status=DocumentJob.Status.FAILED).first()
+        if valid.filter(pdf="").exists() and failed is not None and not busy:
+            return certificate_services.document_job_retry(actor=staff, job=failed)
+        return None
+
+    def _finish_certificates(self, job: DocumentJob) -> None:
+        from certificates import tasks as certificate_tasks
+
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            self.stdout.write(
+                f"Certificates of the Situbondo batch queued (job {job.pk}): a Celery worker (make worker) "
+                "renders them; their PDFs appear once it has run."
+            )
+            return
+        job.refresh_from_db()
+        if job.status in (DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING):
+            certificate_tasks.document_job_run.apply(args=[job.pk])
+            job.refresh_from_db()
+        missing = Certificate.objects.filter(enrollment__batch=job.batch, revoked_at__isnull=True, pdf="").count()
+        if job.status != DocumentJob.Status.DONE or missing:
+            raise CommandError(
+                f"The Situbondo certificates job {job.pk} did not finish ({job.get_status_display()}, "
+                f"{missing} PDFs missing): {job.error or 'no error recorded'}. Run seed_demo again to retry."
+            )
+        self.stdout.write(f"Certificates of the Situbondo batch rendered: {job.done} PDFs.")
+
+    def _print_demo_codes(self) -> None:
+        """Only the documented demo values, never another participant's codes."""
+        certificate = Certificate.objects.filter(verification_code=DEMO_VERIFICATION_CODE).first()
+        if certificate is not None:
+            self.stdout.write(f"Demo certificate: {settings.SITE_URL}/v/{DEMO_VERIFICATION_CODE}")
+        holder = Enrollment.objects.select_related("person").filter(access_code=DEMO_ACCESS_CODE).first()
+        if holder is not None:
+            self.stdout.write(
+                f"Demo participant download: {settings.SITE_URL}/sertifikat/unduh/ with NIK {holder.person.nik} "
+                f"and access code {DEMO_ACCESS_CODE} ({holder.person.full_name})"
+            )
 
     def _organiser(self) -> Organiser:
         organiser, _ = Organiser.objects.update_or_create(
@@ -106,6 +186,7 @@ class Command(BaseCommand):
                 "head_nip": "197105121998032004",
             },
         )
+        CertificateLayout.objects.get_or_create(organiser=organiser)  # the defaults, for staff to adjust
         return organiser
 
     def _program(self, organiser) -> Program:
@@ -198,7 +279,7 @@ class Command(BaseCommand):
             self._assign(session, [facilitators[session.module.order % len(facilitators)]])
 
     def _situbondo(self, organiser, program, facilitators, *, staff, operator) -> None:
-        name = "Angkatan I Tahun 2025 · Kabupaten Situbondo"
+        name = SITUBONDO_NAME
         if Batch.objects.filter(organiser=organiser, name=name).exists():
             return
         batch = services.batch_create(
