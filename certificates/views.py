@@ -1,20 +1,53 @@
-"""The public verification page of a certificate: anyone with the code (or the QR) sees whether it is real.
-It shows the training facts and the status, never the NIK or other personal data."""
+"""The certificate pages: the public verification page; the staff's documents page of a batch (issue, revoke and
+re-issue certificates, print attendance sheets), their document jobs with live progress, and the certificate
+layout; every download (a certificate, a batch's certificates as ZIP or as one PDF, a job's files), always
+through a view that checks the role and the object; and the participant's own download with their NIK and
+personal access code. Thin: parse, check the role and the object, call a service or selector, render."""
 
-from django.shortcuts import render
+import re
+import tempfile
+import zipfile
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
+from config.forms import add_service_errors
 from config.proxy import client_ip
+from config.views_helpers import id_or_404, parse_id, require
+from participants.models import Enrollment
+from trainings.models import Batch, Session
+from trainings.selectors import attendance_matrix, batches_visible_to
 
-from .models import CODE_ALPHABET, CODE_LENGTH, Certificate
+from . import rendering, selectors, services
+from .forms import LayoutForm, ParticipantAccessForm, RevokeForm
+from .models import CODE_ALPHABET, CODE_LENGTH, Certificate, DocumentFile, DocumentJob
 
 VERIFY_RATE = "30/m"  # per address: enough for an office checking a pile of certificates, not for guessing
+# Wrong NIK/access-code pairs per address: a participant who mistypes a few times is not kept out, guessing is.
+PARTICIPANT_FAILURE_RATE = "10/15m"
+PARTICIPANT_THROTTLE_GROUP = "certificates.participant.wrong_pair"
+PARTICIPANT_SESSION_KEY = "certificates_person"
+JOB_LIST_LENGTH = 20
 
 
 def _client(group, request) -> str:
     return client_ip(request) or "-"
+
+
+# --------------------------------------------------------------------------------- public verification
 
 
 @never_cache
@@ -41,3 +74,476 @@ def verify(request, code: str):
         "certificates/verify.html",
         {"certificate": certificate, "person": certificate.enrollment.person, "batch": batch, "total_jp": total_jp},
     )
+
+
+# ------------------------------------------------------------------------------------------- downloads
+
+
+def _ascii_name(text: str) -> str:
+    """A file name part from a certificate number or a key: ASCII letters, digits and hyphens only."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "dokumen"
+
+
+def certificate_filename(certificate: Certificate) -> str:
+    return f"sertifikat-{_ascii_name(certificate.number)}.pdf"
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _stored_file(name: str, filename: str, content_type: str = "application/pdf") -> FileResponse:
+    """A stored file as an attachment; a file missing from the storage is a 404, not a 500."""
+    try:
+        handle = default_storage.open(name, "rb")
+    except OSError as exc:
+        raise Http404 from exc
+    return _no_store(FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type))
+
+
+def _zip_response(members, filename: str) -> FileResponse:
+    """`members` are (name inside the ZIP, stored file name) pairs; the ZIP is built in a temporary file."""
+    archive = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (and so deletes) it
+    try:
+        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+            for member, stored in members:
+                with default_storage.open(stored, "rb") as handle:
+                    zipped.writestr(member, handle.read())
+    except OSError as exc:
+        archive.close()
+        raise Http404 from exc
+    archive.seek(0)
+    return _no_store(FileResponse(archive, as_attachment=True, filename=filename, content_type="application/zip"))
+
+
+def _valid_with_pdf(certificates):
+    return certificates.filter(revoked_at__isnull=True).exclude(pdf="").order_by("seq")
+
+
+@login_required
+@require_GET
+def certificate_download(request, pk):
+    """One certificate's PDF: for the staff of its organiser, or an operator of the participant's kabupaten."""
+    certificate = get_object_or_404(
+        selectors.certificates_visible_to(request.user).select_related("enrollment__nomination"), pk=pk
+    )
+    require(request.user, "certificates.certificate.download", certificate)
+    if not certificate.pdf:
+        raise Http404
+    return _stored_file(certificate.pdf.name, certificate_filename(certificate))
+
+
+def _batch_for(request, pk, perm="certificates.batch.manage") -> Batch:
+    """The batch (404 if the user cannot find it at all, 403 if they may not do this with it)."""
+    batch = get_object_or_404(batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
+    require(request.user, perm, batch)
+    return batch
+
+
+@login_required
+@require_GET
+def batch_zip(request, pk):
+    """The batch's valid certificates as a ZIP: all of them for its staff, an operator's kabupaten's for them."""
+    batch = _batch_for(request, pk, "certificates.batch.download")
+    visible = selectors.certificates_visible_to(request.user).filter(enrollment__batch=batch)
+    certificates = list(_valid_with_pdf(visible))
+    if not certificates:
+        raise Http404
+    parts = ["sertifikat", f"angkatan-{batch.pk}", slugify(batch.name)[:60]]
+    if request.user.is_operator:
+        parts.append(_ascii_name(request.user.kabupaten.code))
+    return _zip_response(
+        [(certificate_filename(c), c.pdf.name) for c in certificates], "-".join(p for p in parts if p) + ".zip"
+    )
+
+
+@login_required
+@require_GET
+def batch_print(request, pk):
+    """The batch's valid certificates as one PDF, for printing (staff only)."""
+    batch = _batch_for(request, pk)
+    certificates = list(_valid_with_pdf(Certificate.objects.filter(enrollment__batch=batch)))
+    if not certificates:
+        raise Http404
+    handles = []
+    try:
+        for certificate in certificates:
+            handles.append(default_storage.open(certificate.pdf.name, "rb"))
+        merged = rendering.merge_pdfs(handles)
+    except OSError as exc:
+        raise Http404 from exc
+    finally:
+        for handle in handles:
+            handle.close()
+    response = HttpResponse(merged, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="sertifikat-angkatan-{batch.pk}-cetak.pdf"'
+    return _no_store(response)
+
+
+def _job_for(request, pk) -> DocumentJob:
+    job = get_object_or_404(selectors.jobs_visible_to(request.user).select_related("batch"), pk=pk)
+    require(request.user, "certificates.job.view", job)
+    return job
+
+
+def _sheet_filename(document: DocumentFile) -> str:
+    return f"daftar-hadir-angkatan-{document.job.batch_id}-{_ascii_name(document.key)}.pdf"
+
+
+@login_required
+@require_GET
+def file_download(request, pk):
+    document = get_object_or_404(selectors.files_visible_to(request.user).select_related("job"), pk=pk)
+    require(request.user, "certificates.job.view", document.job)
+    return _stored_file(document.file.name, _sheet_filename(document))
+
+
+@login_required
+@require_GET
+def job_zip(request, pk):
+    job = _job_for(request, pk)
+    documents = list(job.files.select_related("job").order_by("key"))
+    if not documents:
+        raise Http404
+    return _zip_response(
+        [(_sheet_filename(d), d.file.name) for d in documents], f"dokumen-{job.pk}-angkatan-{job.batch_id}.zip"
+    )
+
+
+# ----------------------------------------------------------------------------------- batch documents
+
+
+def _days(batch: Batch) -> list[date]:
+    return sorted(set(Session.objects.filter(batch=batch).values_list("date", flat=True)))
+
+
+def _render_documents(request, batch, *, posted=None, revoke_forms=None, status=200):
+    """The batch documents page; `posted` keeps what was ticked and typed when issuing was refused, and
+    `revoke_forms` a revocation form with its error."""
+    page = selectors.batch_certificates(batch=batch, user=request.user)
+    posted = posted or {}
+    revoke_forms = revoke_forms or {}
+    included = {parse_id(value) for value in posted.getlist("include")} if posted else set()
+    rows = []
+    for item in page["rows"]:
+        enrollment = item["row"].enrollment
+        rows.append(
+            {
+                **item,
+                "enrollment": enrollment,
+                "included": enrollment.pk in included,
+                "reason": posted.get(f"reason-{enrollment.pk}", "") if posted else "",
+                "revoke_form": revoke_forms.get(item["valid"].pk if item["valid"] else None),
+            }
+        )
+    jobs = list(selectors.jobs_visible_to(request.user).filter(batch=batch)[:JOB_LIST_LENGTH])
+    valid_count = sum(1 for item in page["rows"] for c in item["certificates"] if c.is_valid and c.pdf)
+    return render(
+        request,
+        "certificates/batch_documents.html",
+        {
+            "batch": batch,
+            "matrix": page["matrix"],
+            "rows": rows,
+            "jobs": jobs,
+            "days": _days(batch),
+            "finished": batch.status == Batch.Status.FINISHED,
+            "valid_count": valid_count,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def batch_documents(request, pk):
+    batch = _batch_for(request, pk)
+    return _render_documents(request, batch)
+
+
+@login_required
+@require_POST
+def batch_issue(request, pk):
+    """Issue certificates: everyone who meets the pass rule, and those below it that were ticked (or given a
+    reason); a ticked one without a reason is refused by the service, and the page keeps what was typed."""
+    batch = _batch_for(request, pk)
+    ids = {parse_id(value) for value in request.POST.getlist("include")} - {None}
+    reasons = {}
+    for key, value in request.POST.items():
+        match = re.fullmatch(r"reason-(\d{1,10})", key)
+        if match and value.strip() and parse_id(match[1]):
+            ids.add(int(match[1]))
+            reasons[int(match[1])] = value.strip()
+    enrollments = None
+    if ids:
+        eligible = {row.enrollment.pk for row in attendance_matrix(batch=batch).rows if row.eligible}
+        enrollments = list(Enrollment.objects.filter(batch=batch, pk__in=eligible | ids))
+    try:
+        job = services.document_job_certificates(
+            actor=request.user, batch=batch, enrollments=enrollments, included_reasons=reasons
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return _render_documents(request, batch, posted=request.POST)
+    messages.success(request, _("The certificates are being issued."))
+    return redirect("certificates:job_detail", pk=job.pk)
+
+
+@login_required
+@require_GET
+def batch_preview(request, pk):
+    batch = _batch_for(request, pk)
+    try:
+        pdf = services.certificate_preview(actor=request.user, batch=batch)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("certificates:batch_documents", pk=batch.pk)
+    return _inline_pdf(pdf, f"pratinjau-sertifikat-angkatan-{batch.pk}.pdf")
+
+
+def _inline_pdf(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _no_store(response)
+
+
+@login_required
+@require_POST
+def batch_sheets(request, pk):
+    """Attendance sheets: every sheet of the batch, or one day's (its sessions' sheets and the day's sheet)."""
+    from .sheets import sheet_keys
+
+    batch = _batch_for(request, pk)
+    keys = None
+    if request.POST.get("day"):
+        try:
+            day = date.fromisoformat(request.POST["day"])
+        except ValueError as exc:
+            raise Http404 from exc
+        sessions = Session.objects.filter(batch=batch, date=day).values_list("pk", flat=True)
+        wanted = {f"session-{pk}" for pk in sessions} | {f"day-{day.isoformat()}"}
+        keys = [key for key in sheet_keys(batch=batch) if key in wanted]
+    try:
+        job = services.document_job_attendance_sheets(actor=request.user, batch=batch, keys=keys)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("certificates:batch_documents", pk=batch.pk)
+    messages.success(request, _("The attendance sheets are being prepared."))
+    return redirect("certificates:job_detail", pk=job.pk)
+
+
+def _certificate_to_manage(request, pk) -> Certificate:
+    certificate = get_object_or_404(
+        selectors.certificates_visible_to(request.user).select_related("enrollment__batch__program", "organiser"),
+        pk=pk,
+    )
+    require(request.user, "certificates.certificate.manage", certificate)
+    return certificate
+
+
+@login_required
+@require_POST
+def certificate_revoke(request, pk):
+    certificate = _certificate_to_manage(request, pk)
+    batch = certificate.enrollment.batch
+    form = RevokeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.certificate_revoke(actor=request.user, certificate=certificate, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Certificate %(number)s was revoked.") % {"number": certificate.number})
+            return redirect("certificates:batch_documents", pk=batch.pk)
+    messages.error(request, _("The certificate was not revoked."))
+    return _render_documents(request, batch, revoke_forms={certificate.pk: form})
+
+
+@login_required
+@require_POST
+def certificate_reissue(request, pk):
+    certificate = _certificate_to_manage(request, pk)
+    batch = certificate.enrollment.batch
+    try:
+        new = services.certificate_reissue(actor=request.user, certificate=certificate)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("certificates:batch_documents", pk=batch.pk)
+    services.certificates_render(certificate_ids=[new.pk])
+    messages.success(
+        request,
+        _("Certificate %(new)s was issued in place of %(old)s.") % {"new": new.number, "old": certificate.number},
+    )
+    return redirect("certificates:batch_documents", pk=batch.pk)
+
+
+# ----------------------------------------------------------------------------------------- jobs
+
+
+def _job_context(job: DocumentJob) -> dict:
+    context = {"job": job, "batch": job.batch, "files": []}
+    if job.kind == DocumentJob.Kind.ATTENDANCE_SHEETS and job.is_finished:
+        # Also those a failed job produced before it stopped: they are kept.
+        context["files"] = list(job.files.order_by("key"))
+    return context
+
+
+@login_required
+@require_GET
+def job_detail(request, pk):
+    job = _job_for(request, pk)
+    return render(request, "certificates/job_detail.html", _job_context(job))
+
+
+@never_cache
+@login_required
+@require_GET
+def job_progress(request, pk):
+    """htmx: the job's status and progress bar; it polls itself until the job is finished."""
+    job = _job_for(request, pk)
+    return render(request, "certificates/job_progress.html", _job_context(job))
+
+
+@login_required
+@require_POST
+def job_retry(request, pk):
+    job = _job_for(request, pk)
+    try:
+        services.document_job_retry(actor=request.user, job=job)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The job runs again."))
+    return redirect("certificates:job_detail", pk=job.pk)
+
+
+# ---------------------------------------------------------------------------------------------- layout
+
+
+def _batches_with_participants(user):
+    return (
+        Batch.objects.filter(organiser_id=user.organiser_id)
+        .filter(Exists(Enrollment.objects.filter(batch=OuterRef("pk"))))
+        .select_related("program")
+        .order_by("-start_date", "-pk")
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def layout_edit(request):
+    require(request.user, "certificates.layout.change")
+    layout = selectors.layout_for(request.user.organiser)
+    if request.method == "POST":
+        form = LayoutForm(request.POST, request.FILES, instance=layout)
+    else:
+        form = LayoutForm(instance=layout)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("The certificate layout was saved. It applies to certificates issued from now on."))
+        return redirect("certificates:layout_edit")
+    return render(
+        request,
+        "certificates/layout_form.html",
+        {"form": form, "layout": layout, "batches": _batches_with_participants(request.user)[:50]},
+    )
+
+
+@login_required
+@require_GET
+def layout_preview(request):
+    """A preview certificate with the saved layout, for one of the organiser's batches with participants."""
+    require(request.user, "certificates.layout.change")
+    batches = _batches_with_participants(request.user)
+    if request.GET.get("angkatan"):
+        batch = get_object_or_404(batches.select_related("organiser"), pk=id_or_404(request.GET["angkatan"]))
+    else:
+        batch = batches.select_related("organiser").first()
+        if batch is None:
+            messages.warning(request, _("None of your batches has participants yet, so there is nothing to preview."))
+            return redirect("certificates:layout_edit")
+    try:
+        pdf = services.certificate_preview(actor=request.user, batch=batch)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("certificates:layout_edit")
+    return _inline_pdf(pdf, "pratinjau-tata-letak-sertifikat.pdf")
+
+
+# ------------------------------------------------------------------------------- participant download
+
+
+def _too_many_wrong_pairs(request, *, increment: bool) -> bool:
+    return is_ratelimited(
+        request, group=PARTICIPANT_THROTTLE_GROUP, key=_client, rate=PARTICIPANT_FAILURE_RATE, increment=increment
+    )
+
+
+def _participant_certificates(person_id):
+    return (
+        Certificate.objects.filter(enrollment__person_id=person_id, revoked_at__isnull=True)
+        .exclude(pdf="")
+        .select_related("enrollment__batch__program", "organiser")
+        .order_by("-issued_at")
+    )
+
+
+@sensitive_post_parameters("nik", "access_code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def participant_download(request):
+    """A participant's own certificates, after their NIK and personal access code. Only wrong pairs are
+    counted; over the limit every attempt from the address is refused for a while. The NIK is never put in a
+    URL, the session or a log: the session keeps the person's id."""
+    person_id = request.session.get(PARTICIPANT_SESSION_KEY)
+    form = ParticipantAccessForm()
+    if request.method == "POST":
+        if "forget" in request.POST:
+            request.session.pop(PARTICIPANT_SESSION_KEY, None)
+            return redirect("certificates:participant_download")
+        if _too_many_wrong_pairs(request, increment=False):
+            return render(request, "certificates/participant_throttled.html", status=429)
+        form = ParticipantAccessForm(request.POST)
+        if form.is_valid():
+            enrollment = (
+                Enrollment.objects.filter(
+                    person__nik=form.cleaned_data["nik"], access_code=form.cleaned_data["access_code"]
+                )
+                .only("person_id")
+                .first()
+            )
+            if enrollment is None:
+                if _too_many_wrong_pairs(request, increment=True):
+                    return render(request, "certificates/participant_throttled.html", status=429)
+                # The same answer whichever of the two is wrong.
+                form.add_error(None, _("NIK or access code does not match."))
+            else:
+                request.session.cycle_key()
+                request.session[PARTICIPANT_SESSION_KEY] = enrollment.person_id
+                return redirect("certificates:participant_download")
+    certificates = list(_participant_certificates(person_id)) if person_id else None
+    return render(
+        request,
+        "certificates/participant_download.html",
+        {
+            "form": form,
+            "certificates": certificates,
+        },
+    )
+
+
+@never_cache
+@require_GET
+def participant_certificate(request, pk):
+    person_id = request.session.get(PARTICIPANT_SESSION_KEY)
+    if not person_id:
+        return redirect(reverse("certificates:participant_download"))
+    certificate = get_object_or_404(_participant_certificates(person_id), pk=pk)
+    return _stored_file(certificate.pdf.name, certificate_filename(certificate))

@@ -16,5 +16,6 @@ urlpatterns = [
     path("akun/", include("accounts.urls")),
     path("pelatihan/", include("trainings.urls")),
     path("peserta/", include("participants.urls")),
+    path("sertifikat/", include("certificates.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from stdnum.id import nik as stdnum_nik
 
+from certificates.selectors import certificates_visible_to
 from config.forms import add_service_errors
 from config.views_helpers import require
 from trainings.models import Batch
@@ -49,6 +50,16 @@ def nominations_home(request):
 # ------------------------------------------------------------------------------------ one batch's page
 
 
+def _certificate_count(user, batch) -> int:
+    """The valid certificates the user may download as the batch's ZIP (certificates.views.batch_zip); they are
+    only issued once a batch is finished, so no query before."""
+    if batch.status != Batch.Status.FINISHED:
+        return 0
+    return (
+        certificates_visible_to(user).filter(enrollment__batch=batch, revoked_at__isnull=True).exclude(pdf="").count()
+    )
+
+
 def _render_page(request, batch, kabupaten, *, person_form=None, letter_form=None):
     context = {"batch": batch, "kabupaten": kabupaten, "organiser": batch.organiser}
     if not request.user.is_operator:
@@ -66,6 +77,7 @@ def _render_page(request, batch, kabupaten, *, person_form=None, letter_form=Non
             person_form=person_form or PersonForm(kabupaten=kabupaten),
             letter_form=letter_form or LetterForm(),
             page_url=nominations_url(batch, kabupaten, request.user),
+            certificate_count=_certificate_count(request.user, batch),
         )
     return render(request, "participants/operator_batch.html", context)
 
