@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext
 from PIL import Image
 
 from certificates.rendering import render_attendance_sheets
@@ -69,7 +69,7 @@ def table_header(*, status: bool = True) -> re.Pattern:
     with translation.override("id"):
         labels = [gettext("No."), gettext("Name"), gettext("Origin"), gettext("Pillar"), gettext("Signature")]
         if status:
-            labels.append(pgettext("attendance sheet column", "Status"))
+            labels.append(gettext("Rem."))
     return re.compile(r"\s+".join(re.escape(label) for label in labels) + r"\s*$", re.M)
 
 
