@@ -42,9 +42,11 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Prints one `name: value` line per figure; runs against a throwaway test database.
+# Prints one `name: value` line per figure; runs against a throwaway test database. bench_documents also times
+# real Celery workers when Redis answers (REDIS_URL, or redis://127.0.0.1:6379/8).
 bench: install
 	DEBUG=1 $(MANAGE) bench
+	DEBUG=1 $(MANAGE) bench_documents
 
 # A Celery worker for the queued PDF jobs; start one per machine, one process per core.
 worker: install

@@ -135,6 +135,32 @@ def _static_root(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _tasks_in_process(request, settings):
+    """Celery tasks run in the test process when their transaction commits, as in the embedded default, even
+    when REDIS_URL names a broker: a test sees its job finish. Tests that drive real workers (the
+    `start_worker` fixture of tests/integration) or that ask for `tasks_queued` send them to the broker."""
+    from config.celery import app
+
+    eager = not ({"start_worker", "tasks_queued"} & set(request.fixturenames))
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def tasks_queued():
+    """Tasks go to the broker (Redis under CI, Celery's in-memory transport otherwise) and wait there for a
+    worker; whatever this test queued is purged afterwards."""
+    from config.celery import app
+
+    yield app
+    with app.connection_for_write() as connection:
+        for queue in ("documents", "celery"):
+            connection.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(autouse=True)
 def _private_media_root(settings, tmp_path):
     """Every test writes its uploads and generated PDFs to its own temporary directory."""
     media = tmp_path / "media"
