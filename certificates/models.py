@@ -190,6 +190,8 @@ class DocumentJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life: claimed by a worker or a chunk finished.
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -210,6 +212,19 @@ class DocumentJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        """Waiting or running without any progress for longer than a task may take: its worker was probably
+        lost, and staff may run it again (what it produced is kept)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if self.is_finished:
+            return False
+        last = self.progressed_at or self.created_at
+        return last is not None and timezone.now() - last > timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
 def _document_path(instance, filename):

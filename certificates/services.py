@@ -282,7 +282,9 @@ def document_job_run(*, job_id: int) -> list[list]:
     chunks still to render. Safe to run again: what is done is never done twice."""
     claimed = DocumentJob.objects.filter(
         pk=job_id, status__in=[DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING]
-    ).update(status=DocumentJob.Status.RUNNING, runs=F("runs") + 1, started_at=timezone.now())
+    ).update(
+        status=DocumentJob.Status.RUNNING, runs=F("runs") + 1, started_at=timezone.now(), progressed_at=timezone.now()
+    )
     if not claimed:
         return []
     job = DocumentJob.objects.select_related("batch__organiser", "created_by").get(pk=job_id)
@@ -322,10 +324,11 @@ def document_job_progress(*, job_id: int) -> None:
         done = job.files.count()
     done = min(done, job.total)
     running = DocumentJob.objects.filter(pk=job_id, status=DocumentJob.Status.RUNNING)
+    now = timezone.now()
     if done >= job.total:
-        running.update(status=DocumentJob.Status.DONE, done=done, finished_at=timezone.now(), error="")
+        running.update(status=DocumentJob.Status.DONE, done=done, finished_at=now, progressed_at=now, error="")
     else:
-        running.update(done=done)
+        running.update(done=done, progressed_at=now)
 
 
 def document_job_render_certificates(*, job_id: int, certificate_ids) -> None:
@@ -365,14 +368,15 @@ def document_job_fail(*, job_id: int, error: str) -> None:
 
 @transaction.atomic
 def document_job_retry(*, actor, job: DocumentJob) -> DocumentJob:
-    """Run a failed job again; the files it already produced are kept and not made again."""
+    """Run a failed or stalled job again; the files it already produced are kept and not made again."""
     job = DocumentJob.objects.select_for_update().select_related("batch").get(pk=job.pk)
     _check_staff(actor, job.batch)
-    if job.status != DocumentJob.Status.FAILED:
-        raise ValidationError(_("Only a failed job can be run again."))
+    if not (job.status == DocumentJob.Status.FAILED or job.is_stalled):
+        raise ValidationError(_("Only a failed or stalled job can be run again."))
     job.status = DocumentJob.Status.QUEUED
     job.error = ""
     job.finished_at = None
-    job.save(update_fields=["status", "error", "finished_at"])
+    job.progressed_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at", "progressed_at"])
     _enqueue_run(job)
     return job

@@ -56,3 +56,34 @@ def test_below_the_pass_rule_needs_a_reason(staff):
         actor=staff, batch=batch, enrollments=[below], included_reasons={below.pk: "sakit, dirawat di RS"}
     )
     assert job.params["reasons"] == {str(below.pk): "sakit, dirawat di RS"}
+
+
+def test_a_stalled_job_can_be_run_again_and_keeps_what_it_made(staff, settings, django_capture_on_commit_callbacks):
+    """A job whose worker was lost (no progress for longer than a task may take) is offered again; one that is
+    still making progress is not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    batch = finished_batch(staff, participants=4)
+    job = services.document_job_certificates(actor=staff, batch=batch)  # queued; its task never ran
+    services.certificates_issue(actor=staff, batch=batch, enrollments=list(batch.enrollments.all()))
+    first = Certificate.objects.order_by("seq").first()
+    services.certificates_render(certificate_ids=[first.pk])
+    kept = (first.pk, first.number)
+    DocumentJob.objects.filter(pk=job.pk).update(status=DocumentJob.Status.RUNNING, progressed_at=timezone.now())
+    job.refresh_from_db()
+    assert not job.is_stalled
+    with pytest.raises(ValidationError):
+        services.document_job_retry(actor=staff, job=job)
+    late = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
+    DocumentJob.objects.filter(pk=job.pk).update(progressed_at=late)
+    job.refresh_from_db()
+    assert job.is_stalled
+    with django_capture_on_commit_callbacks(execute=True):
+        services.document_job_retry(actor=staff, job=job)
+    job.refresh_from_db()
+    first.refresh_from_db()
+    assert (job.status, job.done) == (DocumentJob.Status.DONE, 4)
+    assert (first.pk, first.number) == kept and first.pdf.name
+    assert sorted(Certificate.objects.values_list("seq", flat=True)) == [1, 2, 3, 4]
