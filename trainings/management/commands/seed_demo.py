@@ -186,7 +186,10 @@ class Command(BaseCommand):
                 "head_nip": "197105121998032004",
             },
         )
-        CertificateLayout.objects.get_or_create(organiser=organiser)  # the defaults, for staff to adjust
+        # The defaults and the provincial header, for staff to adjust.
+        CertificateLayout.objects.get_or_create(
+            organiser=organiser, defaults={"header": "PEMERINTAH PROVINSI JAWA TIMUR\nDINAS SOSIAL"}
+        )
         return organiser
 
     def _program(self, organiser) -> Program:
