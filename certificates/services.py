@@ -131,15 +131,15 @@ def certificate_reissue(*, actor, certificate: Certificate, now=None) -> Certifi
 # ------------------------------------------------------------------------------------------- rendering
 
 
-def _back_page(shared: rendering.CertificateBatch) -> bytes:
-    """The batch's back page, rendered once and kept in the cache; the key follows its content, so any change
-    to the curriculum or the layout gives a new one."""
-    key = "certificate-back:" + hashlib.sha256(repr(shared).encode()).hexdigest()
-    back = cache.get(key)
-    if back is None:
-        back = rendering.render_certificate_back(shared)
-        cache.set(key, back, timeout=24 * 3600)
-    return back
+def _shared_pages(shared: rendering.CertificateBatch) -> tuple[bytes, bytes]:
+    """The batch's shared front layer and back page, rendered once and kept in the cache; the key follows
+    their content, so any change to the training or the layout gives new ones."""
+    key = "certificate-pages:" + hashlib.sha256(repr(shared).encode()).hexdigest()
+    pages = cache.get(key)
+    if pages is None:
+        pages = (rendering.render_certificate_static(shared), rendering.render_certificate_back(shared))
+        cache.set(key, pages, timeout=24 * 3600)
+    return pages
 
 
 def _store_pdf(prefix: str, data: bytes) -> tuple[str, str]:
@@ -161,7 +161,8 @@ def certificates_render(*, certificate_ids) -> int:
     batch = Batch.objects.select_related("program", "organiser").get(pk=certificates[0].enrollment.batch_id)
     shared = selectors.certificate_batch(batch)
     entries = [selectors.certificate_entry(c, issue_place=shared.look.issue_place) for c in certificates]
-    files = rendering.render_certificates(shared, entries, _back_page(shared))
+    static_pdf, back_pdf = _shared_pages(shared)
+    files = rendering.render_certificates(shared, entries, static_pdf=static_pdf, back_pdf=back_pdf)
     stored = 0
     for certificate, data in zip(certificates, files, strict=True):
         name, digest = _store_pdf(f"certificates/{certificate.year}", data)
@@ -195,7 +196,12 @@ def certificate_preview(*, actor, batch: Batch, layout: CertificateLayout | None
         issued_at=issued,
     )
     entry = selectors.certificate_entry(sample, issue_place=shared.look.issue_place, preview=True)
-    return rendering.render_certificates(shared, [entry], rendering.render_certificate_back(shared))[0]
+    return rendering.render_certificates(
+        shared,
+        [entry],
+        static_pdf=rendering.render_certificate_static(shared),
+        back_pdf=rendering.render_certificate_back(shared),
+    )[0]
 
 
 # ---------------------------------------------------------------------------------------- document jobs
