@@ -14,6 +14,8 @@ from .models import CertificateLayout
 
 IMAGE_FORMATS = {"PNG", "JPEG"}
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+# A small file can still hold a huge picture, which every render would decode: 3,600 px is A4 at 300 dpi.
+MAX_IMAGE_PIXELS = 3600
 IMAGE_FIELDS = ("logo", "background", "signature")
 
 
@@ -28,6 +30,7 @@ class LayoutForm(forms.ModelForm):
     class Meta:
         model = CertificateLayout
         fields = [
+            "header",
             "orientation",
             "primary_colour",
             "accent_colour",
@@ -43,6 +46,7 @@ class LayoutForm(forms.ModelForm):
             "show_facilitators",
         ]
         widgets = {
+            "header": forms.Textarea(attrs={"rows": 2}),
             "primary_colour": ColourInput(attrs={"class": "form-control-color"}),
             "accent_colour": ColourInput(attrs={"class": "form-control-color"}),
         }
@@ -64,6 +68,11 @@ class LayoutForm(forms.ModelForm):
         found = getattr(getattr(image, "image", None), "format", None)
         if found not in IMAGE_FORMATS:
             raise ValidationError(_("Upload a PNG or JPEG image; this file is not one."), code="format")
+        if max(image.image.size) > MAX_IMAGE_PIXELS:
+            raise ValidationError(
+                _("The image may be at most %(pixels)s pixels wide and high.") % {"pixels": MAX_IMAGE_PIXELS},
+                code="too_many_pixels",
+            )
         return image
 
     def clean_logo(self):

@@ -89,13 +89,22 @@ hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #14532d."
 
 
 def validate_number_format(value: str) -> None:
-    """A number format may use {seq}, {code}, {month} and {year}, and must use {seq} so numbers differ."""
+    """A number format may use {seq}, {code}, {month} and {year}. Numbers are unique across all organisers and
+    years, so it must tell apart the sequence, the organiser and the year; and it must fit the number's field."""
+
+    def sample(seq=1, code="UPT-A", month="X", year=2025):
+        return value.format(seq=seq, code=code, month=month, year=year)
+
     try:
-        sample = value.format(seq=1, code="UPT", month="X", year=2025)
-    except (KeyError, IndexError, ValueError) as exc:
+        first = sample()
+        others = [sample(seq=2), sample(code="UPT-B"), sample(year=2026)]
+        longest = sample(seq=99999, code="X" * 20, month="VIII", year=2025)
+    except Exception as exc:  # noqa: BLE001 - any formatting error is the staff's typo, never a crash
         raise ValidationError(_("Use only {seq}, {code}, {month} and {year} in the number format.")) from exc
-    if "{seq" not in value or len(sample) > 80:
-        raise ValidationError(_("The number format must contain {seq} and give at most 80 characters."))
+    if any(other == first for other in others) or len(longest) > 80:
+        raise ValidationError(
+            _("The number format must contain {seq}, {code} and {year} and give at most 80 characters.")
+        )
 
 
 class CertificateLayout(models.Model):
@@ -152,6 +161,9 @@ class CertificateLayout(models.Model):
     )
     show_facilitators = models.BooleanField(_("list the facilitators on the back"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
 
     class Meta:
         verbose_name = _("certificate layout")

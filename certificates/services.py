@@ -14,9 +14,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from trainings.models import Batch
 
@@ -38,11 +40,20 @@ def _check_staff(actor, batch: Batch) -> None:
         raise PermissionDenied
 
 
+def _lock_batch(batch: Batch) -> None:
+    """Who holds which certificate of a batch changes only under its row lock (taken before the counter's, in
+    that order everywhere)."""
+    Batch.objects.select_for_update().filter(pk=batch.pk).exists()
+
+
 @transaction.atomic
-def certificates_issue(*, actor, batch: Batch, enrollments, included_reasons=None, now=None) -> list[Certificate]:
+def certificates_issue(
+    *, actor, batch: Batch, enrollments, included_reasons=None, now=None, reissue: bool = False
+) -> list[Certificate]:
     """Give each of `enrollments` (of this batch) a certificate unless it already has a valid one. Those not
-    eligible by the pass rule need a written reason in `included_reasons` ({enrollment id: reason}).
-    Returns the certificates created now; running it again creates none."""
+    eligible by the pass rule need a written reason in `included_reasons` ({enrollment id: reason}). A participant
+    whose certificate was revoked gets a new one only through a re-issue (`reissue=True`), never by issuing the
+    batch again. Returns the certificates created now; running it again creates none."""
     from trainings.selectors import attendance_matrix
 
     _check_staff(actor, batch)
@@ -52,25 +63,26 @@ def certificates_issue(*, actor, batch: Batch, enrollments, included_reasons=Non
     issued = timezone.localtime(now)
     included_reasons = {int(k): (v or "").strip() for k, v in (included_reasons or {}).items()}
     wanted = {e.pk: e for e in enrollments if e.batch_id == batch.pk}
+    _lock_batch(batch)
+    held = Certificate.objects.filter(enrollment_id__in=wanted)
+    have = set(held.filter(revoked_at__isnull=True).values_list("enrollment_id", flat=True))
+    revoked = set(held.filter(revoked_at__isnull=False).values_list("enrollment_id", flat=True)) - have
+    to_issue = sorted(set(wanted) - have - (set() if reissue else revoked))
     eligible = {row.enrollment.pk for row in attendance_matrix(batch=batch).rows if row.eligible}
-    missing_reason = [e for pk, e in wanted.items() if pk not in eligible and not included_reasons.get(pk)]
+    missing_reason = [wanted[pk] for pk in to_issue if pk not in eligible and not included_reasons.get(pk)]
     if missing_reason:
         raise ValidationError(
             _("%(name)s does not meet the pass rule; give a reason to include them.")
             % {"name": missing_reason[0].person.full_name}
         )
+    if not to_issue:
+        return []
     counter, _created = CertificateCounter.objects.get_or_create(organiser_id=batch.organiser_id, year=issued.year)
     counter = CertificateCounter.objects.select_for_update().get(pk=counter.pk)
-    # Under the counter lock: who already holds a valid certificate cannot change meanwhile.
-    have = set(
-        Certificate.objects.filter(enrollment_id__in=wanted, revoked_at__isnull=True).values_list(
-            "enrollment_id", flat=True
-        )
-    )
     organiser = batch.organiser
     number_format = selectors.layout_for(organiser).number_format
     created = []
-    for pk in sorted(set(wanted) - have):
+    for pk in to_issue:
         counter.last += 1
         created.append(
             Certificate(
@@ -86,7 +98,15 @@ def certificates_issue(*, actor, batch: Batch, enrollments, included_reasons=Non
                 included_reason="" if pk in eligible else included_reasons[pk],
             )
         )
-    Certificate.objects.bulk_create(created)
+    try:
+        with transaction.atomic():
+            Certificate.objects.bulk_create(created)
+    except IntegrityError as exc:
+        # A number format that repeats numbers (e.g. without the year) runs into an earlier certificate.
+        raise ValidationError(
+            _("Certificate number %(number)s is already taken: check the number format of the certificate layout.")
+            % {"number": created[0].number}
+        ) from exc
     counter.save(update_fields=["last"])
     return created
 
@@ -118,14 +138,25 @@ def certificate_reissue(*, actor, certificate: Certificate, now=None) -> Certifi
         actor=actor,
         batch=batch,
         enrollments=[certificate.enrollment],
-        included_reasons={certificate.enrollment_id: certificate.included_reason or _("re-issue")},
+        included_reasons={certificate.enrollment_id: certificate.included_reason},
         now=now,
+        reissue=True,
     )
     if not new:
         raise ValidationError(_("This participant already has a valid certificate."))
     certificate.replaced_by = new[0]
     certificate.save(update_fields=["replaced_by"])
     return new[0]
+
+
+def certificate_layout_update(*, actor, layout: CertificateLayout) -> CertificateLayout:
+    """Save the organiser's certificate layout, recording who changed it last."""
+    if not (actor.is_organiser_staff and actor.organiser_id == layout.organiser_id):
+        raise PermissionDenied
+    layout.updated_by = actor
+    layout.full_clean()
+    layout.save()
+    return layout
 
 
 # ------------------------------------------------------------------------------------------- rendering
@@ -166,7 +197,9 @@ def certificates_render(*, certificate_ids) -> int:
     stored = 0
     for certificate, data in zip(certificates, files, strict=True):
         name, digest = _store_pdf(f"certificates/{certificate.year}", data)
-        if Certificate.objects.filter(pk=certificate.pk, pdf="").update(pdf=name, sha256=digest):
+        if Certificate.objects.filter(pk=certificate.pk, pdf="", revoked_at__isnull=True).update(
+            pdf=name, sha256=digest
+        ):
             stored += 1
         else:
             default_storage.delete(name)
@@ -212,15 +245,34 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 def _enqueue_run(job: DocumentJob) -> None:
+    """Send the job's first task once the transaction commits. A broker that cannot be reached fails the job with
+    a message (it can be run again from its page) instead of the request."""
+    from kombu.exceptions import OperationalError as BrokerError
+
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.document_job_run.delay(job.pk))
+    def send():
+        try:
+            tasks.document_job_run.delay(job.pk)
+        except BrokerError:
+            logger.exception("document job %s could not be queued", job.pk)
+            with translation.override(settings.LANGUAGE_CODE):
+                document_job_fail(job_id=job.pk, error=_("The job queue could not be reached; run the job again."))
+
+    transaction.on_commit(send)
+
+
+def _in_indonesian(text, **values) -> str:
+    """Stored texts (job titles, errors) are in the documents' language, whoever asked for them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text) % values if values else str(text)
 
 
 @transaction.atomic
 def document_job_certificates(*, actor, batch: Batch, enrollments=None, included_reasons=None) -> DocumentJob:
     """Queue a job that numbers and renders certificates: for `enrollments` (by default every participant who
-    meets the pass rule). Those below the rule need a written reason in `included_reasons` ({id: reason})."""
+    meets the pass rule). Those below the rule need a written reason in `included_reasons` ({id: reason}).
+    Participants whose certificate was revoked are left out: they get a new one by a re-issue only."""
     from participants.models import Enrollment
     from trainings.selectors import attendance_matrix
 
@@ -233,11 +285,19 @@ def document_job_certificates(*, actor, batch: Batch, enrollments=None, included
         wanted = sorted(eligible | {pk for pk, reason in reasons.items() if reason})
     else:
         wanted = sorted({e.pk for e in enrollments if e.batch_id == batch.pk})
-    wanted = list(Enrollment.objects.filter(batch=batch, pk__in=wanted).values_list("pk", flat=True).order_by("pk"))
+    certificates = Certificate.objects.filter(enrollment__batch=batch)
+    holding = set(certificates.filter(revoked_at__isnull=True).values_list("enrollment_id", flat=True))
+    revoked_only = set(certificates.filter(revoked_at__isnull=False).values_list("enrollment_id", flat=True)) - holding
+    wanted = list(
+        Enrollment.objects.filter(batch=batch, pk__in=wanted)
+        .exclude(pk__in=revoked_only)
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
     if not wanted:
         raise ValidationError(_("No participant meets the pass rule; choose participants and give a reason."))
     for pk in wanted:
-        if pk not in eligible and not reasons.get(pk):
+        if pk not in eligible and pk not in holding and not reasons.get(pk):
             name = Enrollment.objects.select_related("person").get(pk=pk).person.full_name
             raise ValidationError(
                 _("%(name)s does not meet the pass rule; give a reason to include them.") % {"name": name}
@@ -246,8 +306,8 @@ def document_job_certificates(*, actor, batch: Batch, enrollments=None, included
         organiser_id=batch.organiser_id,
         batch=batch,
         kind=DocumentJob.Kind.CERTIFICATES,
-        title=_("Certificates · %(batch)s") % {"batch": batch.name},
-        params={"enrollments": wanted, "reasons": {str(pk): reasons[pk] for pk in wanted if pk not in eligible}},
+        title=_in_indonesian(_lazy("Certificates · %(batch)s"), batch=batch.name),
+        params={"enrollments": wanted, "reasons": {str(pk): reasons[pk] for pk in wanted if reasons.get(pk)}},
         total=len(wanted),
         created_by=actor,
     )
@@ -267,9 +327,9 @@ def document_job_attendance_sheets(*, actor, batch: Batch, keys=None) -> Documen
     if not keys:
         raise ValidationError(_("The batch has no sessions to print attendance sheets for."))
     if len(keys) == 1 and keys[0].startswith("day-"):
-        title = _("Attendance sheets · %(batch)s · %(day)s") % {"batch": batch.name, "day": keys[0][4:]}
+        title = _in_indonesian(_lazy("Attendance sheets · %(batch)s · %(day)s"), batch=batch.name, day=keys[0][4:])
     else:
-        title = _("Attendance sheets · %(batch)s") % {"batch": batch.name}
+        title = _in_indonesian(_lazy("Attendance sheets · %(batch)s"), batch=batch.name)
     job = DocumentJob.objects.create(
         organiser_id=batch.organiser_id,
         batch=batch,
@@ -304,37 +364,60 @@ def document_job_run(*, job_id: int) -> list[list]:
             enrollments=Enrollment.objects.filter(pk__in=ids),
             included_reasons=job.params.get("reasons") or {},
         )
-        pending = list(
-            Certificate.objects.filter(enrollment_id__in=ids, revoked_at__isnull=True, pdf="")
-            .order_by("seq")
-            .values_list("pk", flat=True)
-        )
-        chunks = _chunks(pending, settings.DOCUMENT_CHUNK_SIZE)
+        chunks = _chunks(_pending_certificates(job), settings.DOCUMENT_CHUNK_SIZE)
     else:
-        produced = set(job.files.values_list("key", flat=True))
-        chunks = _chunks([key for key in job.params["sheets"] if key not in produced], settings.SHEET_CHUNK_SIZE)
+        chunks = _chunks(_pending_sheets(job), settings.SHEET_CHUNK_SIZE)
     document_job_progress(job_id=job_id)
     return chunks
 
 
+def _pending_certificates(job: DocumentJob) -> list[int]:
+    """The job's valid certificates still without a PDF, in number order."""
+    return list(
+        Certificate.objects.filter(enrollment_id__in=job.params["enrollments"], revoked_at__isnull=True, pdf="")
+        .order_by("seq")
+        .values_list("pk", flat=True)
+    )
+
+
+def _pending_sheets(job: DocumentJob) -> list[str]:
+    """The job's sheets not yet stored that the batch still has (a session moved or removed meanwhile has none)."""
+    from .sheets import sheet_keys
+
+    produced = set(job.files.values_list("key", flat=True))
+    existing = set(sheet_keys(batch=job.batch))
+    return [key for key in job.params["sheets"] if key not in produced and key in existing]
+
+
 def document_job_progress(*, job_id: int) -> None:
-    """Count what the job has produced; the job is done when everything is there."""
-    job = DocumentJob.objects.get(pk=job_id)
+    """Count what the job has produced. The job is done when nothing is left to make: everything is there, or
+    what is missing no longer exists (a certificate revoked, a session removed while the job ran); the total
+    then shrinks to what was made."""
+    job = DocumentJob.objects.select_related("batch").get(pk=job_id)
     if job.kind == DocumentJob.Kind.CERTIFICATES:
-        done = (
+        produced = (
             Certificate.objects.filter(enrollment_id__in=job.params["enrollments"], revoked_at__isnull=True)
             .exclude(pdf="")
             .count()
         )
+        left = bool(_pending_certificates(job))
     else:
-        done = job.files.count()
-    done = min(done, job.total)
+        produced = job.files.count()
+        left = bool(_pending_sheets(job))
     running = DocumentJob.objects.filter(pk=job_id, status=DocumentJob.Status.RUNNING)
     now = timezone.now()
-    if done >= job.total:
-        running.update(status=DocumentJob.Status.DONE, done=done, finished_at=now, progressed_at=now, error="")
+    if not left:
+        running.update(
+            status=DocumentJob.Status.DONE,
+            done=min(produced, job.total),
+            total=min(produced, job.total),
+            finished_at=now,
+            progressed_at=now,
+            error="",
+        )
     else:
-        running.update(done=done, progressed_at=now)
+        # Two chunks finishing at once: the higher count stands.
+        running.update(done=Greatest(F("done"), Value(min(produced, job.total))), progressed_at=now)
 
 
 def document_job_render_certificates(*, job_id: int, certificate_ids) -> None:
@@ -366,7 +449,7 @@ def document_job_render_sheets(*, job_id: int, keys) -> None:
 
 
 def document_job_fail(*, job_id: int, error: str) -> None:
-    """Record why a job stopped; what it produced so far stays."""
+    """Record why a job stopped (a text for the staff, in Indonesian); what it produced so far stays."""
     DocumentJob.objects.filter(pk=job_id, status__in=[DocumentJob.Status.QUEUED, DocumentJob.Status.RUNNING]).update(
         status=DocumentJob.Status.FAILED, error=error[:2000], finished_at=timezone.now()
     )

@@ -6,7 +6,12 @@ marks the job failed with its reason, and the page offers to run it again."""
 import logging
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
+from django.utils import translation
+from django.utils.translation import gettext as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -31,7 +36,20 @@ class DocumentTask(Task):
         job_id = kwargs.get("job_id", args[0] if args else None)
         if job_id is not None:
             logger.error("document job %s failed: %s", job_id, type(exc).__name__)
-            services.document_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+            services.document_job_fail(job_id=job_id, error=failure_message(exc))
+
+
+def failure_message(exc: BaseException) -> str:
+    """What the staff read on the job's page: a broken rule as it was worded, anything else as a short note (the
+    details are in the worker's log)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        if isinstance(exc, ValidationError):
+            return "; ".join(exc.messages)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return _("The job took too long and was stopped; run it again.")
+        return _("The documents could not be made (%(error)s); run the job again or ask the administrator.") % {
+            "error": type(exc).__name__
+        }
 
 
 @shared_task(base=DocumentTask, bind=True, queue="documents")

@@ -4,11 +4,14 @@ layout; every download (a certificate, a batch's certificates as ZIP or as one P
 through a view that checks the role and the object; and the participant's own download with their NIK and
 personal access code. Thin: parse, check the role and the object, call a service or selector, render."""
 
+import hashlib
+import hmac
 import re
 import tempfile
 import zipfile
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -36,8 +39,12 @@ from .forms import LayoutForm, ParticipantAccessForm, RevokeForm
 from .models import CODE_ALPHABET, CODE_LENGTH, Certificate, DocumentFile, DocumentJob
 
 VERIFY_RATE = "30/m"  # per address: enough for an office checking a pile of certificates, not for guessing
-# Wrong NIK/access-code pairs per address: a participant who mistypes a few times is not kept out, guessing is.
-PARTICIPANT_FAILURE_RATE = "10/15m"
+# Wrong NIK/access-code pairs: per address loosely (a training hall or a Dinsos office shares one), per NIK
+# tightly (guessing one person's code stops quickly). A participant who mistypes a few times is not kept out.
+PARTICIPANT_FAILURE_RATE = "30/15m"
+PARTICIPANT_NIK_FAILURE_RATE = "5/15m"
+# A participant's download session ends after half an hour: the phone or warnet computer may be shared.
+PARTICIPANT_SESSION_SECONDS = 30 * 60
 PARTICIPANT_THROTTLE_GROUP = "certificates.participant.wrong_pair"
 PARTICIPANT_SESSION_KEY = "certificates_person"
 JOB_LIST_LENGTH = 20
@@ -374,12 +381,13 @@ def certificate_reissue(request, pk):
         for message in error.messages:
             messages.error(request, message)
         return redirect("certificates:batch_documents", pk=batch.pk)
-    services.certificates_render(certificate_ids=[new.pk])
+    # The new certificate's PDF is made by a job of its own, like every other certificate's.
+    job = services.document_job_certificates(actor=request.user, batch=batch, enrollments=[new.enrollment])
     messages.success(
         request,
         _("Certificate %(new)s was issued in place of %(old)s.") % {"new": new.number, "old": certificate.number},
     )
-    return redirect("certificates:batch_documents", pk=batch.pk)
+    return redirect("certificates:job_detail", pk=job.pk)
 
 
 # ----------------------------------------------------------------------------------------- jobs
@@ -445,7 +453,7 @@ def layout_edit(request):
     else:
         form = LayoutForm(instance=layout)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.certificate_layout_update(actor=request.user, layout=form.save(commit=False))
         messages.success(request, _("The certificate layout was saved. It applies to certificates issued from now on."))
         return redirect("certificates:layout_edit")
     return render(
@@ -480,10 +488,23 @@ def layout_preview(request):
 # ------------------------------------------------------------------------------- participant download
 
 
-def _too_many_wrong_pairs(request, *, increment: bool) -> bool:
-    return is_ratelimited(
+def _nik_key(nik: str) -> str:
+    """The throttle counts per NIK under a keyed hash, so no NIK is written to the cache."""
+    return hmac.new(settings.SECRET_KEY.encode(), nik.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _too_many_wrong_pairs(request, *, increment: bool, nik: str = "") -> bool:
+    by_address = is_ratelimited(
         request, group=PARTICIPANT_THROTTLE_GROUP, key=_client, rate=PARTICIPANT_FAILURE_RATE, increment=increment
     )
+    by_nik = bool(nik) and is_ratelimited(
+        request,
+        group=PARTICIPANT_THROTTLE_GROUP + ".nik",
+        key=lambda group, request: _nik_key(nik),
+        rate=PARTICIPANT_NIK_FAILURE_RATE,
+        increment=increment,
+    )
+    return by_address or by_nik
 
 
 def _participant_certificates(person_id):
@@ -511,6 +532,8 @@ def participant_download(request):
         if _too_many_wrong_pairs(request, increment=False):
             return render(request, "certificates/participant_throttled.html", status=429)
         form = ParticipantAccessForm(request.POST)
+        if form.is_valid() and _too_many_wrong_pairs(request, increment=False, nik=form.cleaned_data["nik"]):
+            return render(request, "certificates/participant_throttled.html", status=429)
         if form.is_valid():
             enrollment = (
                 Enrollment.objects.filter(
@@ -520,13 +543,15 @@ def participant_download(request):
                 .first()
             )
             if enrollment is None:
-                if _too_many_wrong_pairs(request, increment=True):
+                if _too_many_wrong_pairs(request, increment=True, nik=form.cleaned_data["nik"]):
                     return render(request, "certificates/participant_throttled.html", status=429)
                 # The same answer whichever of the two is wrong.
                 form.add_error(None, _("NIK or access code does not match."))
             else:
                 request.session.cycle_key()
                 request.session[PARTICIPANT_SESSION_KEY] = enrollment.person_id
+                if not request.user.is_authenticated:
+                    request.session.set_expiry(PARTICIPANT_SESSION_SECONDS)
                 return redirect("certificates:participant_download")
     certificates = list(_participant_certificates(person_id)) if person_id else None
     return render(

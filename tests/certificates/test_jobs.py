@@ -87,3 +87,52 @@ def test_a_stalled_job_can_be_run_again_and_keeps_what_it_made(staff, settings, 
     assert (job.status, job.done) == (DocumentJob.Status.DONE, 4)
     assert (first.pk, first.number) == kept and first.pdf.name
     assert sorted(Certificate.objects.values_list("seq", flat=True)) == [1, 2, 3, 4]
+
+
+def test_issuing_again_never_brings_back_a_revoked_certificate(staff, django_capture_on_commit_callbacks):
+    batch = finished_batch(staff, participants=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.document_job_certificates(actor=staff, batch=batch)
+    revoked = Certificate.objects.order_by("seq").first()
+    services.certificate_revoke(actor=staff, certificate=revoked, reason="salah tulis nama")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.document_job_certificates(actor=staff, batch=batch)
+    job.refresh_from_db()
+    assert revoked.enrollment_id not in job.params["enrollments"]
+    assert (job.status, job.total, job.done) == (DocumentJob.Status.DONE, 2, 2)
+    assert not Certificate.objects.filter(enrollment=revoked.enrollment, revoked_at__isnull=True).exists()
+    assert services.certificates_issue(actor=staff, batch=batch, enrollments=[revoked.enrollment]) == []
+    new = services.certificate_reissue(actor=staff, certificate=revoked)
+    assert new.seq == 4 and new.enrollment_id == revoked.enrollment_id
+
+
+def test_a_certificate_revoked_while_its_job_runs_does_not_keep_the_job_running(staff):
+    batch = finished_batch(staff, participants=3)
+    job = services.document_job_certificates(actor=staff, batch=batch)  # queued; its task runs below
+    chunks = services.document_job_run(job_id=job.pk)
+    assert [len(chunk) for chunk in chunks] == [3]
+    first = Certificate.objects.order_by("seq").first()
+    services.certificate_revoke(actor=staff, certificate=first, reason="ganda")
+    services.document_job_render_certificates(job_id=job.pk, certificate_ids=chunks[0])
+    job.refresh_from_db()
+    first.refresh_from_db()
+    assert (job.status, job.done, job.total) == (DocumentJob.Status.DONE, 2, 2)
+    assert not first.pdf  # a revoked certificate is not printed any more
+
+
+@pytest.mark.parametrize(
+    "number_format",
+    ["{seq}", "{seq}/{code}", "{seq}/{year}", "{{seq}}/{code}/{year}", "{seq[0]}/{code}/{year}", "{sequence}", "{"],
+)
+def test_number_formats_that_would_repeat_or_break_are_refused(number_format):
+    from certificates.models import validate_number_format
+
+    with pytest.raises(ValidationError):
+        validate_number_format(number_format)
+
+
+@pytest.mark.parametrize("number_format", ["{seq:03d}/{code}/{month}/{year}", "STTP-{seq:05d}/{code}/{year}"])
+def test_number_formats_with_sequence_organiser_and_year_are_accepted(number_format):
+    from certificates.models import validate_number_format
+
+    validate_number_format(number_format)
