@@ -31,9 +31,9 @@ from accounts.models import Role, User
 from certificates import rendering, selectors, services
 from certificates.models import Certificate, DocumentJob
 from config.celery import app as celery_app
-from participants.models import Enrollment, Nomination, Person, new_access_code
+from participants.models import Person
 from pillars.models import PillarType, Region
-from trainings.management.commands.bench import Bench, enrolled_batch
+from trainings.management.commands.bench import Bench, enrol, enrolled_batch
 from trainings.models import Attendance, Batch
 
 WARM_UP = 3  # certificates rendered before any clock starts (fonts, templates, WeasyPrint's caches)
@@ -74,21 +74,7 @@ def finished_batch(bench: Bench, *, size: int) -> Batch:
         )
         for i, serial in enumerate(serials)
     )
-    nominations = Nomination.objects.bulk_create(
-        Nomination(
-            batch=batch,
-            person=person,
-            kabupaten=kabupaten,
-            kecamatan=person.kecamatan,
-            pillar_type=psm,
-            status=Nomination.Status.ACCEPTED,
-            nominated_by=staff,
-        )
-        for person in people
-    )
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(batch=batch, person=n.person, nomination=n, access_code=new_access_code()) for n in nominations
-    )
+    enrollments = enrol(batch, people, kabupaten=kabupaten, pillar=psm, staff=staff)
     recorded_at = timezone.make_aware(datetime.combine(batch.end_date, clock_time(17, 0)))
     sessions = list(batch.sessions.all())
     Attendance.objects.bulk_create(

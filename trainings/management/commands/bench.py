@@ -313,6 +313,25 @@ def bench_nomination_review(bench: Bench) -> Iterator[Figure]:
 MATRIX_SESSIONS = 20
 
 
+def enrol(batch: Batch, people: list[Person], *, kabupaten: Region, pillar: PillarType, staff: User) -> list:
+    """Accepted nominations and enrolments for `people` in `batch`, as the staff's review would leave them."""
+    nominations = Nomination.objects.bulk_create(
+        Nomination(
+            batch=batch,
+            person=person,
+            kabupaten=kabupaten,
+            kecamatan=person.kecamatan,
+            pillar_type=pillar,
+            status=Nomination.Status.ACCEPTED,
+            nominated_by=staff,
+        )
+        for person in people
+    )
+    return Enrollment.objects.bulk_create(
+        Enrollment(batch=batch, person=n.person, nomination=n, access_code=new_access_code()) for n in nominations
+    )
+
+
 def enrolled_batch(bench: Bench, *, program: Program, facilitators: list, kabupaten_code: str, size: int) -> Batch:
     """A running batch of MATRIX_SESSIONS sessions with `size` participants of one kabupaten, every one of
     them recorded at every session (mostly hadir, some terlambat, izin, sakit and alpa)."""
@@ -335,21 +354,7 @@ def enrolled_batch(bench: Bench, *, program: Program, facilitators: list, kabupa
         )
         for i in range(size)
     )
-    nominations = Nomination.objects.bulk_create(
-        Nomination(
-            batch=batch,
-            person=person,
-            kabupaten=kabupaten,
-            kecamatan=person.kecamatan,
-            pillar_type=psm,
-            status=Nomination.Status.ACCEPTED,
-            nominated_by=staff,
-        )
-        for person in people
-    )
-    enrollments = Enrollment.objects.bulk_create(
-        Enrollment(batch=batch, person=n.person, nomination=n, access_code=new_access_code()) for n in nominations
-    )
+    enrollments = enrol(batch, people, kabupaten=kabupaten, pillar=psm, staff=staff)
     statuses = [Attendance.Status.PRESENT] * 16 + [
         Attendance.Status.LATE,
         Attendance.Status.EXCUSED,
