@@ -181,6 +181,7 @@ class DocumentJob(models.Model):
     class Kind(models.TextChoices):
         CERTIFICATES = "certificates", _("Certificates")
         ATTENDANCE_SHEETS = "attendance", _("Attendance sheets")
+        REPORT = "report", _("Batch report")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -192,7 +193,8 @@ class DocumentJob(models.Model):
     batch = models.ForeignKey("trainings.Batch", models.PROTECT, related_name="document_jobs", verbose_name=_("batch"))
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     title = models.CharField(_("title"), max_length=200)
-    # What to produce: {"enrollments": [...]} for certificates, {"sheets": ["session-12", "day-2025-10-14"]}.
+    # What to produce: {"enrollments": [...]} for certificates, {"sheets": ["session-12", "day-2025-10-14"]};
+    # nothing for the batch report (one file, "report").
     params = models.JSONField(default=dict)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)

@@ -1,8 +1,8 @@
-"""Issuing, rendering and revoking certificates, and the document jobs that render certificates and attendance
-sheets. Numbers are assigned in one transaction under the organiser's yearly counter row, so they are unique and
-without gaps; issuing again never gives an enrolment a second certificate. A certificate's PDF is written once
-(a conditional update claims the empty field), so re-running a job or two workers on one chunk never changes a
-certificate that was handed out."""
+"""Issuing, rendering and revoking certificates, and the document jobs that render certificates, attendance
+sheets and the batch report. Numbers are assigned in one transaction under the organiser's yearly counter row,
+so they are unique and without gaps; issuing again never gives an enrolment a second certificate. A
+certificate's PDF is written once (a conditional update claims the empty field), so re-running a job or two
+workers on one chunk never changes a certificate that was handed out."""
 
 import hashlib
 import logging
@@ -343,6 +343,26 @@ def document_job_attendance_sheets(*, actor, batch: Batch, keys=None) -> Documen
     return job
 
 
+@transaction.atomic
+def document_job_batch_report(*, actor, batch: Batch) -> DocumentJob:
+    """Queue a job that renders the batch report (laporan penyelenggaraan): one PDF, made at any stage once the
+    batch is out of draft, so a report can be drafted while the batch runs and printed again once finished."""
+    _check_staff(actor, batch)
+    if batch.status == Batch.Status.DRAFT:
+        raise ValidationError(_("A batch report is made once the batch is no longer a draft."))
+    job = DocumentJob.objects.create(
+        organiser_id=batch.organiser_id,
+        batch=batch,
+        kind=DocumentJob.Kind.REPORT,
+        title=_in_indonesian(_lazy("Batch report · %(batch)s"), batch=batch.name),
+        params={},
+        total=1,
+        created_by=actor,
+    )
+    _enqueue_run(job)
+    return job
+
+
 def document_job_run(*, job_id: int) -> list[list]:
     """The first step of a job: claim it (queued or running → running), number the certificates, and return the
     chunks still to render. Safe to run again: what is done is never done twice."""
@@ -365,6 +385,8 @@ def document_job_run(*, job_id: int) -> list[list]:
             included_reasons=job.params.get("reasons") or {},
         )
         chunks = _chunks(_pending_certificates(job), settings.DOCUMENT_CHUNK_SIZE)
+    elif job.kind == DocumentJob.Kind.REPORT:
+        chunks = _chunks(_pending_report(job), 1)
     else:
         chunks = _chunks(_pending_sheets(job), settings.SHEET_CHUNK_SIZE)
     document_job_progress(job_id=job_id)
@@ -389,6 +411,13 @@ def _pending_sheets(job: DocumentJob) -> list[str]:
     return [key for key in job.params["sheets"] if key not in produced and key in existing]
 
 
+def _pending_report(job: DocumentJob) -> list[str]:
+    """The report's one file, unless it is stored already."""
+    from .reports import REPORT_KEY
+
+    return [] if job.files.filter(key=REPORT_KEY).exists() else [REPORT_KEY]
+
+
 def document_job_progress(*, job_id: int) -> None:
     """Count what the job has produced. The job is done when nothing is left to make: everything is there, or
     what is missing no longer exists (a certificate revoked, a session removed while the job ran); the total
@@ -401,6 +430,9 @@ def document_job_progress(*, job_id: int) -> None:
             .count()
         )
         left = bool(_pending_certificates(job))
+    elif job.kind == DocumentJob.Kind.REPORT:
+        produced = job.files.count()
+        left = bool(_pending_report(job))
     else:
         produced = job.files.count()
         left = bool(_pending_sheets(job))
@@ -445,6 +477,28 @@ def document_job_render_sheets(*, job_id: int, keys) -> None:
         except IntegrityError:  # another run stored this sheet first
             default_storage.delete(name)
         document_job_progress(job_id=job_id)
+    document_job_progress(job_id=job_id)
+
+
+def document_job_render_report(*, job_id: int) -> None:
+    """Render and store the batch report of a running job, once: a second run (or a second worker) finds the
+    file there, or loses the unique claim on it and drops its copy."""
+    from .reports import REPORT_KEY, batch_report, render_batch_report
+
+    job = DocumentJob.objects.select_related("batch").filter(pk=job_id, status=DocumentJob.Status.RUNNING).first()
+    if job is None:
+        return
+    if not job.files.filter(key=REPORT_KEY).exists():
+        report = batch_report(batch=job.batch)
+        data = render_batch_report(report)
+        name, digest = _store_pdf(f"documents/{job.batch_id}/{job.pk}", data)
+        try:
+            with transaction.atomic():
+                DocumentFile.objects.create(
+                    job=job, key=REPORT_KEY, title=report["title"], file=name, sha256=digest, size=len(data)
+                )
+        except IntegrityError:  # another run stored the report first
+            default_storage.delete(name)
     document_job_progress(job_id=job_id)
 
 

@@ -60,6 +60,10 @@ def document_job_run(self, job_id: int) -> int:
     from .models import DocumentJob
 
     kind = DocumentJob.objects.values_list("kind", flat=True).get(pk=job_id)
+    if kind == DocumentJob.Kind.REPORT:
+        for _chunk in chunks:  # one file, one task
+            render_batch_report.delay(job_id)
+        return len(chunks)
     task = render_certificates if kind == DocumentJob.Kind.CERTIFICATES else render_attendance_sheets
     for chunk in chunks:
         task.delay(job_id, chunk)
@@ -74,3 +78,8 @@ def render_certificates(self, job_id: int, certificate_ids: list[int]) -> None:
 @shared_task(base=DocumentTask, bind=True, queue="documents")
 def render_attendance_sheets(self, job_id: int, keys: list[str]) -> None:
     services.document_job_render_sheets(job_id=job_id, keys=keys)
+
+
+@shared_task(base=DocumentTask, bind=True, queue="documents")
+def render_batch_report(self, job_id: int) -> None:
+    services.document_job_render_report(job_id=job_id)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("angkatan/<int:pk>/terbitkan/", views.batch_issue, name="batch_issue"),
     path("angkatan/<int:pk>/pratinjau/", views.batch_preview, name="batch_preview"),
     path("angkatan/<int:pk>/daftar-hadir/", views.batch_sheets, name="batch_sheets"),
+    path("angkatan/<int:pk>/laporan/", views.batch_report, name="batch_report"),
     path("angkatan/<int:pk>/zip/", views.batch_zip, name="batch_zip"),
     path("angkatan/<int:pk>/cetak.pdf", views.batch_print, name="batch_print"),
     path("<int:pk>/unduh/", views.certificate_download, name="certificate_download"),

@@ -1,8 +1,9 @@
 """The certificate pages: the public verification page; the staff's documents page of a batch (issue, revoke and
-re-issue certificates, print attendance sheets), their document jobs with live progress, and the certificate
-layout; every download (a certificate, a batch's certificates as ZIP or as one PDF, a job's files), always
-through a view that checks the role and the object; and the participant's own download with their NIK and
-personal access code. Thin: parse, check the role and the object, call a service or selector, render."""
+re-issue certificates, print attendance sheets and the batch report), their document jobs with live progress,
+and the certificate layout; every download (a certificate, a batch's certificates as ZIP or as one PDF, a job's
+files), always through a view that checks the role and the object; and the participant's own download with
+their NIK and personal access code. Thin: parse, check the role and the object, call a service or selector,
+render."""
 
 import hashlib
 import hmac
@@ -195,6 +196,8 @@ def _job_for(request, pk) -> DocumentJob:
 
 
 def _sheet_filename(document: DocumentFile) -> str:
+    if document.job.kind == DocumentJob.Kind.REPORT:
+        return f"laporan-angkatan-{document.job.batch_id}.pdf"
     return f"daftar-hadir-angkatan-{document.job.batch_id}-{_ascii_name(document.key)}.pdf"
 
 
@@ -343,6 +346,21 @@ def batch_sheets(request, pk):
     return redirect("certificates:job_detail", pk=job.pk)
 
 
+@login_required
+@require_POST
+def batch_report(request, pk):
+    """The batch report (laporan penyelenggaraan) as a PDF, made by a job."""
+    batch = _batch_for(request, pk)
+    try:
+        job = services.document_job_batch_report(actor=request.user, batch=batch)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("certificates:batch_documents", pk=batch.pk)
+    messages.success(request, _("The batch report is being prepared."))
+    return redirect("certificates:job_detail", pk=job.pk)
+
+
 def _certificate_to_manage(request, pk) -> Certificate:
     certificate = get_object_or_404(
         selectors.certificates_visible_to(request.user).select_related("enrollment__batch__program", "organiser"),
@@ -395,7 +413,7 @@ def certificate_reissue(request, pk):
 
 def _job_context(job: DocumentJob) -> dict:
     context = {"job": job, "batch": job.batch, "files": []}
-    if job.kind == DocumentJob.Kind.ATTENDANCE_SHEETS and job.is_finished:
+    if job.kind in (DocumentJob.Kind.ATTENDANCE_SHEETS, DocumentJob.Kind.REPORT) and job.is_finished:
         # Also those a failed job produced before it stopped: they are kept.
         context["files"] = list(job.files.order_by("key"))
     return context

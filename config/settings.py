@@ -120,7 +120,7 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_TIMEZONE = "Asia/Jakarta"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"certificates.tasks.*": {"queue": "documents"}}
+CELERY_TASK_ROUTES = {"certificates.tasks.*": {"queue": "documents"}, "participants.tasks.*": {"queue": "documents"}}
 CELERY_WORKER_SEND_TASK_EVENTS = True
 # A message a worker took but never acknowledged (the machine died) goes back to the queue after this long; it
 # must be longer than the longest task (CELERY_TASK_TIME_LIMIT).

@@ -247,6 +247,7 @@ class NominationEvent(models.Model):
         ACCEPTED = "accepted", _("accepted")
         REJECTED = "rejected", _("rejected")
         REPLACEMENT_REQUESTED = "replace", _("replacement requested")
+        MERGED = "merged", _("moved from a duplicate record")
 
     nomination = models.ForeignKey(Nomination, models.CASCADE, related_name="events")
     action = models.CharField(max_length=10, choices=Action.choices)
@@ -262,3 +263,81 @@ class NominationEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
+def _registry_upload_path(instance, filename):
+    # No name from the uploader in the path: it often carries a kabupaten's or a person's name.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "xlsx"
+    return f"registry/{secrets.token_hex(12)}.{extension}"
+
+
+class RegistryUpload(models.Model):
+    """A spreadsheet of pillar members for the registry (no nomination): checked and imported by Celery jobs,
+    with its progress and the row-by-row report."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking")
+        CHECKED = "checked", _("Checked, not yet imported")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    # An operator's kabupaten, or the one staff chose; None for staff's whole-province files.
+    kabupaten = models.ForeignKey("pillars.Region", models.PROTECT, null=True, blank=True, related_name="+")
+    organiser = models.ForeignKey("pillars.Organiser", models.PROTECT, null=True, blank=True, related_name="+")
+    file = models.FileField(_("file"), upload_to=_registry_upload_path, blank=True)
+    original_name = models.CharField(max_length=200)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.CHECKING)
+    valid_only = models.BooleanField(default=False)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveIntegerField(default=0)
+    rows_valid = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(_("report"), default=dict)
+    error = models.TextField(_("error"), blank=True)
+    runs = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("registry upload")
+        verbose_name_plural = _("registry uploads")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(organiser__isnull=False) | Q(kabupaten__isnull=False), name="registry_upload_has_scope"
+            ),
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+
+class PersonMerge(models.Model):
+    """The audit record of two registry records found to be one person (a duplicate registered with a mistyped
+    NIK): the duplicate's nominations and enrolments were moved to the kept person and the duplicate deleted.
+    The duplicate's NIK is kept masked only; which of its fields replaced the kept ones is kept by name."""
+
+    person = models.ForeignKey(Person, models.PROTECT, related_name="merges", verbose_name=_("kept person"))
+    duplicate_masked_nik = models.CharField(_("NIK of the duplicate (masked)"), max_length=16)
+    duplicate_full_name = models.CharField(_("name of the duplicate"), max_length=150)
+    fields_from_duplicate = models.JSONField(_("fields taken from the duplicate"), default=list, blank=True)
+    nominations_moved = models.PositiveIntegerField(_("nominations moved"), default=0)
+    enrollments_moved = models.PositiveIntegerField(_("enrolments moved"), default=0)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    merged_at = models.DateTimeField(_("merged at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+        verbose_name = _("merge of person records")
+        verbose_name_plural = _("merges of person records")
+
+    def __str__(self):
+        return f"{self.duplicate_full_name} ({self.duplicate_masked_nik}) → {self.person}"

@@ -77,3 +77,9 @@ rules.add_perm("participants.nominations.home", rules.is_authenticated & is_oper
 # The batch's participant list: staff of the batch see everyone, an operator of a kabupaten that sends
 # participants sees their own (the list itself is scoped by selectors.enrollments_visible_to).
 rules.add_perm("participants.enrollments.view", rules.is_authenticated & (is_batch_staff | is_batch_operator))
+# Merging a duplicate record into a person: the staff of an organiser, for people they find (both records;
+# the views and services.person_merge ask it of each).
+rules.add_perm("participants.person.merge", rules.is_authenticated & is_person_staff)
+# Training coverage: staff (the whole registry) and operators (their kabupaten); only operators nominate from it.
+rules.add_perm("participants.coverage.view", rules.is_authenticated & (is_organiser_staff | is_operator))
+rules.add_perm("participants.coverage.nominate", rules.is_authenticated & is_operator)

@@ -25,6 +25,7 @@ from .models import (
     NominationEvent,
     NominationUpload,
     Person,
+    PersonMerge,
     new_access_code,
 )
 from .nik import nik_check
@@ -867,3 +868,104 @@ def nomination_upload_discard(*, actor, upload: NominationUpload) -> NominationU
         storage = upload.file.storage
         transaction.on_commit(lambda: storage.delete(stored))
     return upload
+
+
+# ---------------------------------------------------------------------------------------------- merge
+
+# The registry fields staff may take from the duplicate when merging two records of one person.
+MERGE_FIELDS = (
+    "nik",
+    "full_name",
+    "gender",
+    "birth_place",
+    "birth_date",
+    "address",
+    "village",
+    "kecamatan",
+    "kabupaten",
+    "phone",
+    "email",
+    "pillar_type",
+    "pillar_detail",
+    "education",
+)
+
+
+def _merge_conflicts(keep: Person, duplicate: Person) -> list[str]:
+    """The names of the batches in which both records hold an active nomination or an enrolment."""
+    active = Nomination.ACTIVE
+    both = set(Nomination.objects.filter(person=keep, status__in=active).values_list("batch_id", flat=True)) & set(
+        Nomination.objects.filter(person=duplicate, status__in=active).values_list("batch_id", flat=True)
+    )
+    both |= set(Enrollment.objects.filter(person=keep).values_list("batch_id", flat=True)) & set(
+        Enrollment.objects.filter(person=duplicate).values_list("batch_id", flat=True)
+    )
+    return sorted(Batch.objects.filter(pk__in=both).values_list("name", flat=True))
+
+
+@transaction.atomic
+def person_merge(*, actor, keep: Person, duplicate: Person, take_from_duplicate=()) -> Person:
+    """Merge a duplicate registry record (the same person, registered again with a mistyped NIK) into `keep`:
+    the duplicate's nominations and enrolments (with their attendance and certificates) move to the kept
+    person, each moved nomination gets a "merged" event, a PersonMerge row records it (the duplicate's NIK
+    masked only), and the duplicate is deleted. The kept record keeps its own values except the fields named in
+    `take_from_duplicate` (of MERGE_FIELDS), which take the duplicate's.
+
+    Only an organiser's staff, for two people both nominated to their organiser's batches. Refused when both
+    hold an active nomination or an enrolment in the same batch: one of those must be withdrawn first."""
+    from .selectors import people_visible_to  # selectors read the models; services are imported by them
+
+    if not (actor.is_authenticated and actor.is_organiser_staff):
+        raise PermissionDenied
+    if keep.pk == duplicate.pk:
+        raise ValidationError(_("Choose another record to merge with: this is the same one."))
+    unknown = set(take_from_duplicate) - set(MERGE_FIELDS)
+    if unknown:
+        raise ValidationError(_("These fields cannot be merged: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    # Both rows locked in pk order, so two merges of the same pair wait for each other instead of deadlocking.
+    locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=[keep.pk, duplicate.pk]).order_by("pk")}
+    if len(locked) != 2:
+        raise ValidationError(_("One of the two records no longer exists; it may have been merged already."))
+    keep, duplicate = locked[keep.pk], locked[duplicate.pk]
+    if people_visible_to(actor).filter(pk__in=[keep.pk, duplicate.pk]).count() != 2:
+        raise PermissionDenied
+    conflicts = _merge_conflicts(keep, duplicate)
+    if conflicts:
+        raise ValidationError(
+            _("Both records take part in %(batches)s: withdraw one of the two nominations there before merging.")
+            % {"batches": ", ".join(conflicts)}
+        )
+
+    moved = list(Nomination.objects.select_for_update().filter(person=duplicate).order_by("pk"))
+    enrollments_moved = Enrollment.objects.filter(person=duplicate).update(person=keep)
+    Nomination.objects.filter(pk__in=[n.pk for n in moved]).update(person=keep)
+    note = _("Moved from the duplicate record %(nik)s (%(name)s).") % {
+        "nik": duplicate.masked_nik,
+        "name": duplicate.full_name,
+    }
+    NominationEvent.objects.bulk_create(_event(n, NominationEvent.Action.MERGED, actor, note=note) for n in moved)
+    # The records merged into the duplicate earlier now belong to the kept person.
+    PersonMerge.objects.filter(person=duplicate).update(person=keep)
+    taken = [name for name in MERGE_FIELDS if name in set(take_from_duplicate)]
+    PersonMerge.objects.create(
+        person=keep,
+        duplicate_masked_nik=duplicate.masked_nik,
+        duplicate_full_name=duplicate.full_name,
+        fields_from_duplicate=taken,
+        nominations_moved=len(moved),
+        enrollments_moved=enrollments_moved,
+        merged_by=actor,
+    )
+    values = {name: getattr(duplicate, name) for name in taken}
+    duplicate.delete()  # before saving its NIK on the kept record, which must stay unique
+    if values:
+        for name, value in values.items():
+            setattr(keep, name, value)
+        if keep.kecamatan is not None and keep.kecamatan.parent_id != keep.kabupaten_id:
+            raise ValidationError(
+                _("Kecamatan %(kecamatan)s is not in %(kabupaten)s.")
+                % {"kecamatan": keep.kecamatan.name, "kabupaten": keep.kabupaten.name}
+            )
+        keep.full_clean()
+        keep.save()
+    return keep

@@ -1,4 +1,11 @@
-from .views import imports, operator, review
+from .views import coverage, imports, operator, people, registry, review
 
 app_name = "participants"
-urlpatterns = [*operator.urlpatterns, *imports.urlpatterns, *review.urlpatterns]
+urlpatterns = [
+    *operator.urlpatterns,
+    *imports.urlpatterns,
+    *review.urlpatterns,
+    *registry.urlpatterns,
+    *people.urlpatterns,
+    *coverage.urlpatterns,
+]

@@ -12,6 +12,11 @@ def is_organiser_staff(user) -> bool:
 
 
 @rules.predicate
+def is_operator(user) -> bool:
+    return user.is_authenticated and user.is_operator
+
+
+@rules.predicate
 def is_batch_staff(user, batch) -> bool:
     return batch is not None and user.is_organiser_staff and batch.organiser_id == user.organiser_id
 
@@ -57,3 +62,5 @@ rules.add_perm("trainings.my_batches.view", rules.is_authenticated & ~is_organis
 rules.add_perm("trainings.attendance_recap.view", rules.is_authenticated & (is_batch_staff | is_batch_operator))
 rules.add_perm("trainings.attendance_recap.view_all", rules.is_authenticated & is_batch_staff)
 rules.add_perm("trainings.session.record_teaching", rules.is_authenticated & is_batch_staff)
+# The dashboard: staff (their organiser) and operators (their kabupaten, scoped by the selectors).
+rules.add_perm("trainings.dashboard.view", rules.is_authenticated & (is_organiser_staff | is_operator))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import attendance_views, recap_views, views
+from . import attendance_views, dashboard_views, recap_views, views
 
 app_name = "trainings"
 urlpatterns = [
@@ -27,4 +27,5 @@ urlpatterns = [
     path("saya/", views.my_batches, name="my_batches"),
     *attendance_views.urlpatterns,
     *recap_views.urlpatterns,
+    *dashboard_views.urlpatterns,
 ]

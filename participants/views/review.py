@@ -27,6 +27,7 @@ from pillars.models import Region
 
 from .. import exports, services
 from ..models import Nomination, Person
+from ..selectors import history as history_selectors
 from ..selectors import nominations_visible_to, people_visible_to, related_or_none
 from ..selectors import review as selectors
 from ..services import Decision
@@ -236,13 +237,28 @@ def person_detail(request, pk):
     except Person.DoesNotExist as error:
         raise Http404 from error
     require(request.user, "participants.person.view", person)
-    for nomination in person.history:
-        nomination.may_view = request.user.has_perm("participants.nomination.view", nomination)
-        nomination.batch_staff = request.user.has_perm("participants.review", nomination.batch)
+    # The batches they took part in, with attendance and certificates; and the nominations that did not
+    # become an enrolment. Staff see their organiser's batches only.
+    rows = history_selectors.person_history(person=person, user=request.user)
+    for row in rows:
+        row.may_view = request.user.has_perm("participants.nomination.view", row.nomination)
+        row.batch_staff = request.user.has_perm("participants.review", row.batch)
+        for certificate in row.certificates:
+            certificate.may_download = bool(certificate.pdf) and request.user.has_perm(
+                "certificates.certificate.download", certificate
+            )
+    may_merge = request.user.has_perm("participants.person.merge", person)
     return render(
         request,
         "participants/person_detail.html",
-        {"person": person, "personal_data": request.user.has_perm("participants.person.personal_data", person)},
+        {
+            "person": person,
+            "personal_data": request.user.has_perm("participants.person.personal_data", person),
+            "taken": [row for row in rows if row.enrollment is not None],
+            "not_enrolled": [row for row in rows if row.enrollment is None],
+            "may_merge": may_merge,
+            "merges": history_selectors.person_merges(person=person) if may_merge else [],
+        },
     )
 
 

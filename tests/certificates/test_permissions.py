@@ -143,6 +143,7 @@ URLS = {
     "batch_issue": ("post", "batch", {}),
     "batch_preview": ("get", "batch", None),
     "batch_sheets": ("post", "batch", {}),
+    "batch_report": ("post", "batch", {}),
     "batch_zip": ("get", "batch", None),
     "batch_print": ("get", "batch", None),
     "certificate_download": ("get", "certificate", None),
@@ -169,6 +170,7 @@ OPERATOR_DENIED = {
     "batch_issue",
     "batch_preview",
     "batch_sheets",
+    "batch_report",
     "batch_print",
     "certificate_download@revoked",  # a revoked certificate is not handed out
     "certificate_revoke",
@@ -176,7 +178,15 @@ OPERATOR_DENIED = {
     "layout_edit",
     "layout_preview",
 }
-BATCH_PAGES = {"batch_documents", "batch_issue", "batch_preview", "batch_sheets", "batch_zip", "batch_print"}
+BATCH_PAGES = {
+    "batch_documents",
+    "batch_issue",
+    "batch_preview",
+    "batch_sheets",
+    "batch_report",
+    "batch_zip",
+    "batch_print",
+}
 
 
 def expected(role: str, name: str):
@@ -251,7 +261,14 @@ def test_access(client, world, role, name):
 def test_nothing_changes_for_those_who_may_not(client, world):
     for role in ("other_staff", "operator_situbondo", "operator_sidoarjo", "facilitator"):
         client.force_login(world["users"][role])
-        for name in ("batch_issue", "batch_sheets", "certificate_revoke", "certificate_reissue", "job_retry"):
+        for name in (
+            "batch_issue",
+            "batch_sheets",
+            "batch_report",
+            "certificate_revoke",
+            "certificate_reissue",
+            "job_retry",
+        ):
             assert request(client, world, role, name).status_code in (403, 404)
     assert DocumentJob.objects.count() == 1
     assert Certificate.objects.filter(revoked_at__isnull=True).count() == 2

@@ -725,8 +725,9 @@ def test_person_page_runs_a_fixed_number_of_queries(client, world, django_assert
         )
         services.nomination_submit(actor=world.staff, batch=batch, kabupaten=region(SITUBONDO), data=person_data(1))
     client.force_login(world.staff)
-    # session, user, person, history
-    with django_assert_num_queries(4):
+    # session, user, person, history; the history with attendance (one query while never enrolled; see
+    # tests/participants/test_history.py), the merge history
+    with django_assert_num_queries(6):
         response = client.get(reverse("participants:person_detail", args=[person.pk]))
     assert len(response.context["person"].history) == nominations
 

@@ -135,11 +135,14 @@ def snapshot(world):
 
 
 def test_the_matrix_covers_every_trainings_url():
-    from trainings import attendance_views, recap_views
+    from trainings import attendance_views, dashboard_views, recap_views
     from trainings.urls import urlpatterns
 
-    # The attendance and recap pages have permission matrices of their own.
-    own = {pattern.name for pattern in (*attendance_views.urlpatterns, *recap_views.urlpatterns)}
+    # The attendance, recap and dashboard pages have permission matrices of their own.
+    own = {
+        pattern.name
+        for pattern in (*attendance_views.urlpatterns, *recap_views.urlpatterns, *dashboard_views.urlpatterns)
+    }
     assert {pattern.name for pattern in urlpatterns} - own == set(URLS)
 
 

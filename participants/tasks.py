@@ -1,0 +1,62 @@
+"""Celery tasks of the registry import. Thin wrappers: they take the upload's id and call participants.registry.
+Like the document tasks they run on the `documents` queue, acknowledge late and retry transient errors
+(database or broker connection) with backoff; both steps are safe to run again (the check recomputes its
+report, the import goes on from the rows it has done). Any other error, or the last failed retry, marks the
+upload failed with its reason."""
+
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError
+from django.utils import translation
+from django.utils.translation import gettext as _
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import registry
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
+class RegistryTask(Task):
+    """Marks the upload (the first argument) failed when the task gives up."""
+
+    autoretry_for = TRANSIENT
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        upload_id = kwargs.get("upload_id", args[0] if args else None)
+        if upload_id is not None:
+            # The reason only: a message may quote a cell, i.e. personal data, which never goes to a log.
+            logger.error("registry upload %s failed: %s", upload_id, type(exc).__name__)
+            registry.registry_upload_fail(upload_id=upload_id, error=failure_message(exc))
+
+
+def failure_message(exc: BaseException) -> str:
+    with translation.override(settings.LANGUAGE_CODE):
+        if isinstance(exc, ValidationError):
+            return "; ".join(exc.messages)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            return _("The job took too long and was stopped; upload the file again in smaller parts.")
+        return _("The file could not be processed (%(error)s); upload it again or ask the administrator.") % {
+            "error": type(exc).__name__
+        }
+
+
+@shared_task(base=RegistryTask, bind=True, queue="documents")
+def registry_check(self, upload_id: int) -> None:
+    registry.registry_upload_check(upload_id=upload_id)
+
+
+@shared_task(base=RegistryTask, bind=True, queue="documents")
+def registry_import(self, upload_id: int) -> None:
+    registry.registry_upload_import(upload_id=upload_id)
