@@ -8,8 +8,9 @@ import io
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import count
+from statistics import median
 from time import perf_counter
 
 from django.conf import settings
@@ -28,9 +29,12 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from accounts.models import Role, User
+from certificates.models import Certificate
+from config.celery import app as celery_app
+from participants import registry
 from participants import services as nomination_services
 from participants.imports import COLUMNS as SPREADSHEET_COLUMNS
-from participants.models import Enrollment, Nomination, Person, new_access_code
+from participants.models import Enrollment, Nomination, Person, RegistryUpload, new_access_code
 from pillars.models import Organiser, PillarType, Region
 from trainings.models import Attendance, Batch, Facilitator, Module, Program, QuotaAllocation, Session
 
@@ -411,6 +415,263 @@ def bench_attendance_load(bench: Bench) -> Iterator[Figure]:
     )
 
 
+# ------------------------------------------------------------------------------------ registry and coverage
+
+REGISTRY_PEOPLE = 10_000
+REGISTRY_SMALL = 50
+HISTORY_BATCHES = 100
+HISTORY_SMALL = 2
+REGISTRY_IMPORT_ROWS = 10_000
+TIMED_GETS = 5
+
+
+@dataclass
+class Registry:
+    """Jawa Timur's kabupaten/kota, their kecamatan and the active pillar types, read once, to generate people."""
+
+    regencies: list
+    districts: dict
+    pillars: list
+
+    @classmethod
+    def load(cls) -> "Registry":
+        return cls(
+            regencies=list(Region.objects.filter(level=Region.Level.REGENCY, code__startswith="35.").order_by("code")),
+            districts={r.code: r for r in Region.objects.filter(level=Region.Level.DISTRICT, code__startswith="35.")},
+            pillars=list(PillarType.objects.filter(is_active=True).order_by("sort_order", "name")),
+        )
+
+    def person(self, i: int) -> dict:
+        """The `i`-th generated person: round the kabupaten/kota, each through every pillar type. The NIK is
+        35 + the kabupaten + kecamatan 01 + DDMMYY (day + 40 for women) + a serial from 8000, apart from the
+        NIKs of the other benchmarks (serials below 8000, or a ten-digit serial after the kecamatan); unique
+        while the serial keeps four digits (i < 76,000)."""
+        kabupaten = self.regencies[i % len(self.regencies)]
+        turn = i // len(self.regencies)
+        female = (i // 3) % 2 == 1
+        born = date(1970 + i % 30, i % 12 + 1, i % 28 + 1)
+        serial = 8000 + turn
+        return {
+            "nik": f"{kabupaten.code.replace('.', '')}01{born.day + 40 * female:02d}{born:%m%y}{serial:04d}",
+            "full_name": f"Pilar Induk {i + 1}",
+            "gender": "P" if female else "L",
+            "birth_place": "Surabaya",
+            "birth_date": born,
+            "address": f"Jl. Kenanga {i % 90 + 1}",
+            "village": "Sumbersari",
+            "kabupaten": kabupaten,
+            "kecamatan": self.districts.get(f"{kabupaten.code}.01"),  # only the demo kabupaten have theirs
+            "phone": f"0813{i:08d}",
+            "pillar_type": self.pillars[turn % len(self.pillars)],
+        }
+
+    def people(self, indices: range) -> list[Person]:
+        return Person.objects.bulk_create(
+            (Person(**self.person(i), education=Person.Education.SMA) for i in indices), batch_size=1000
+        )
+
+    def spreadsheet(self, indices: range) -> bytes:
+        """The registry template's people sheet filled with these (new, valid) people, a whole-province file."""
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.title = registry.SHEET_PARTICIPANTS
+        sheet.append([column.header for column in registry.REGISTRY_COLUMNS])
+        for i in indices:
+            person = self.person(i)
+            cells = {
+                **person,
+                "birth_date": f"{person['birth_date']:%d-%m-%Y}",
+                "kabupaten": person["kabupaten"].code,
+                "kecamatan": person["kecamatan"].code if person["kecamatan"] else "",
+                "pillar_type": person["pillar_type"].abbreviation,
+                "education": "SMA/SMK",
+            }
+            sheet.append([cells.get(column.key, "") for column in registry.REGISTRY_COLUMNS])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+
+
+def history_batches(*, program: Program, staff: User, facilitators: list, people: list[Person], numbers: range) -> None:
+    """Finished two-day batches of `program` this year (batch k starts on 5 January + 3k days), each of 20–40
+    enrolments drawn from `people`, two sessions with every participant recorded, and a valid certificate for
+    four participants in five. Bulk writes, a few queries per table whatever the number of batches."""
+    organiser = program.organiser
+    first_day = date(timezone.localdate().year, 1, 5)
+    batches = Batch.objects.bulk_create(
+        Batch(
+            program=program,
+            organiser=organiser,
+            name=f"Angkatan Riwayat {k + 1}",
+            start_date=first_day + timedelta(days=3 * k),
+            end_date=first_day + timedelta(days=3 * k + 1),
+            venue="UPT PTKS Malang",
+            nomination_deadline=first_day + timedelta(days=3 * k - 7),
+            quota_total=40,
+            status=Batch.Status.FINISHED,
+        )
+        for k in numbers
+    )
+    modules = list(program.modules.order_by("order")[:2])
+    sessions = Session.objects.bulk_create(
+        Session(
+            batch=batch,
+            date=batch.start_date + timedelta(days=day),
+            start_time=SLOTS[0][0],
+            end_time=SLOTS[0][1],
+            kind=Session.Kind.MATERI,
+            module=modules[day],
+            jp=2,
+        )
+        for batch in batches
+        for day in (0, 1)
+    )
+    through = Session.facilitators.through
+    through.objects.bulk_create(
+        through(session_id=session.pk, facilitator_id=facilitators[(i + k) % len(facilitators)].pk)
+        for i, session in enumerate(sessions)
+        for k in (0, 1)
+    )
+    drawn = []  # (batch, person), no one twice in a batch
+    for batch, k in zip(batches, numbers, strict=True):
+        size, start = 20 + (k * 7) % 21, (k * 211) % len(people)
+        drawn += [(batch, people[(start + j) % len(people)]) for j in range(min(size, len(people)))]
+    nominations = Nomination.objects.bulk_create(
+        (
+            Nomination(
+                batch=batch,
+                person=person,
+                kabupaten_id=person.kabupaten_id,
+                kecamatan_id=person.kecamatan_id,
+                pillar_type_id=person.pillar_type_id,
+                status=Nomination.Status.ACCEPTED,
+                nominated_by=staff,
+            )
+            for batch, person in drawn
+        ),
+        batch_size=1000,
+    )
+    enrollments = Enrollment.objects.bulk_create(
+        (Enrollment(batch=n.batch, person=n.person, nomination=n, access_code=new_access_code()) for n in nominations),
+        batch_size=1000,
+    )
+    sessions_of = {}
+    for session in sessions:
+        sessions_of.setdefault(session.batch_id, []).append(session)
+    recorded_at = timezone.now()
+    Attendance.objects.bulk_create(
+        (
+            Attendance(
+                session=session,
+                enrollment=enrollment,
+                status=Attendance.Status.ABSENT if (i + j) % 10 == 9 else Attendance.Status.PRESENT,
+                method=Attendance.Method.STAFF,
+                recorded_by=staff,
+                recorded_at=recorded_at,
+            )
+            for i, enrollment in enumerate(enrollments)
+            for j, session in enumerate(sessions_of[enrollment.batch_id])
+        ),
+        batch_size=1000,
+    )
+    year = first_day.year
+    seq = Certificate.objects.filter(organiser=organiser, year=year).count()
+    certificates = []
+    for i, enrollment in enumerate(enrollments):
+        if i % 5 == 4:
+            continue
+        seq += 1
+        issued = timezone.make_aware(datetime.combine(enrollment.batch.end_date, time(16, 0)))
+        certificates.append(
+            Certificate(
+                enrollment=enrollment,
+                organiser=organiser,
+                year=year,
+                seq=seq,
+                number=f"{seq:05d}/SRT/{organiser.code}/{year}",
+                issued_at=issued,
+                issued_by=staff,
+            )
+        )
+    Certificate.objects.bulk_create(certificates, batch_size=1000)
+
+
+def server_ms(client: Client, url: str) -> float:
+    """The median time of TIMED_GETS GETs of `url` through the whole request handler, after a warm-up GET."""
+    client.get(url)
+    times = []
+    for _ in range(TIMED_GETS):
+        began = perf_counter()
+        response = client.get(url)
+        times.append(perf_counter() - began)
+        if response.status_code != 200:
+            raise CommandError(f"GET {url} answered {response.status_code}, expected 200")
+    return round(median(times) * 1000, 1)
+
+
+def bench_registry_coverage(bench: Bench) -> Iterator[Figure]:
+    """Planning from the registry. The coverage page must cost the same number of queries for 50 people and 2
+    batches as for a registry of 10,000 people over Jawa Timur's 38 kabupaten/kota and every active pillar
+    type with 100 finished batches of history (both lines must show the same figure); then the server time
+    of the coverage page and of the dashboard for the organiser's staff on the large registry."""
+    organiser, staff = bench.organiser_with_staff()
+    program = bench.program(organiser)
+    facilitators = bench.facilitators(organiser)
+    people = Registry.load()
+    client = Client()
+    client.force_login(staff)
+    coverage = reverse("participants:coverage")
+
+    small = people.people(range(REGISTRY_SMALL))
+    history_batches(program=program, staff=staff, facilitators=facilitators, people=small, numbers=range(HISTORY_SMALL))
+    yield "coverage_queries_small", count_queries(client, coverage)
+
+    everyone = small + people.people(range(REGISTRY_SMALL, REGISTRY_PEOPLE))
+    history_batches(
+        program=program,
+        staff=staff,
+        facilitators=facilitators,
+        people=everyone,
+        numbers=range(HISTORY_SMALL, HISTORY_BATCHES),
+    )
+    yield "coverage_queries_large", count_queries(client, coverage)
+    yield "coverage_page_ms", server_ms(client, coverage)
+    yield "dashboard_ms", server_ms(client, reverse("trainings:dashboard"))
+
+
+def bench_registry_import(bench: Bench) -> Iterator[Figure]:
+    """A whole-province registry file of 10,000 new people uploaded by staff, through the jobs of the upload
+    page: the upload kept (registry_upload_create, as the view calls it), its check job, the confirmation and
+    the import job, run in this process (Celery eager) until the upload is done. Target: under a minute."""
+    _organiser, staff = bench.organiser_with_staff()
+    people = Registry.load()
+    rows = range(REGISTRY_PEOPLE, REGISTRY_PEOPLE + REGISTRY_IMPORT_ROWS)  # after the coverage registry's
+    content = people.spreadsheet(rows)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # the jobs run in this process even when REDIS_URL is set
+    try:
+        began = perf_counter()
+        upload = registry.registry_upload_create(
+            actor=staff, file=SimpleUploadedFile("daftar-induk.xlsx", content), kabupaten=None
+        )
+        upload.refresh_from_db()
+        if upload.status != RegistryUpload.Status.CHECKED or upload.rows_valid != REGISTRY_IMPORT_ROWS:
+            problems = upload.report.get("problems", [])[:3]
+            raise CommandError(f"the registry check ended {upload.status}: {upload.error} {problems}")
+        upload = registry.registry_upload_confirm(actor=staff, upload=upload)
+        upload.refresh_from_db()
+        elapsed = perf_counter() - began
+    finally:
+        celery_app.conf.task_always_eager = eager
+    if upload.status != RegistryUpload.Status.DONE:
+        raise CommandError(f"the registry import ended {upload.status}: {upload.error}")
+    niks = [people.person(i)["nik"] for i in rows]
+    found = sum(Person.objects.filter(nik__in=niks[at : at + 900]).count() for at in range(0, len(niks), 900))
+    if found != REGISTRY_IMPORT_ROWS or upload.created_count != REGISTRY_IMPORT_ROWS:
+        raise CommandError(f"the import created {upload.created_count} people; {found} of the file's are there")
+    yield f"registry_import_{REGISTRY_IMPORT_ROWS}_rows_seconds", round(elapsed, 2)
+
+
 BENCHMARKS: list[Callable[[Bench], Iterator[Figure]]] = [
     bench_batch_detail,
     bench_batch_list,
@@ -418,6 +679,8 @@ BENCHMARKS: list[Callable[[Bench], Iterator[Figure]]] = [
     bench_nomination_review,
     bench_attendance_matrix,
     bench_attendance_load,
+    bench_registry_coverage,
+    bench_registry_import,
 ]
 
 
