@@ -8,6 +8,7 @@ import io
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -284,8 +285,8 @@ def test_file_refusals(client, django_capture_on_commit_callbacks, operator):
         registry.registry_upload_create(actor=operator, file=big)
     assert caught.value.error_dict["file"][0].code == "size"
     client.force_login(operator)
-    with override("en"):
-        response = client.post(reverse("participants:registry_upload"), {"file": big})
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the pages are Indonesian unless the user switches
+    response = client.post(reverse("participants:registry_upload"), {"file": big})
     assert response.status_code == 200 and "the limit is 5 MB" in response.content.decode()
     assert not RegistryUpload.objects.exists()
 
