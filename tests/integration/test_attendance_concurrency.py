@@ -2,6 +2,7 @@
 "semua hadir", the facilitator's taps and the deletion of the session, and each participant ends up with exactly
 one record, the losers with a clear refusal (never a unique-constraint error or a deadlock)."""
 
+import copy
 import threading
 from datetime import date, datetime, time
 
@@ -86,8 +87,11 @@ def world():
 
 
 def check_in(world, enrollment):
+    # A copy per call, as each request loads its own: deleting the session clears the pk of the instance it was
+    # given, and a check-in sharing that instance would then see a mismatched stamp instead of no session.
+    session = copy.copy(world["session"])
     return lambda: services.attendance_checkin(
-        session=world["session"], stamp=world["stamp"], access_code=enrollment.access_code, now=NOW
+        session=session, stamp=world["stamp"], access_code=enrollment.access_code, now=NOW
     )
 
 
