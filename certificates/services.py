@@ -18,7 +18,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from trainings.models import Batch
 
@@ -306,7 +306,7 @@ def document_job_certificates(*, actor, batch: Batch, enrollments=None, included
         organiser_id=batch.organiser_id,
         batch=batch,
         kind=DocumentJob.Kind.CERTIFICATES,
-        title=_in_indonesian(_lazy("Certificates · %(batch)s"), batch=batch.name),
+        title=_in_indonesian(gettext_lazy("Certificates · %(batch)s"), batch=batch.name),
         params={"enrollments": wanted, "reasons": {str(pk): reasons[pk] for pk in wanted if reasons.get(pk)}},
         total=len(wanted),
         created_by=actor,
@@ -327,9 +327,11 @@ def document_job_attendance_sheets(*, actor, batch: Batch, keys=None) -> Documen
     if not keys:
         raise ValidationError(_("The batch has no sessions to print attendance sheets for."))
     if len(keys) == 1 and keys[0].startswith("day-"):
-        title = _in_indonesian(_lazy("Attendance sheets · %(batch)s · %(day)s"), batch=batch.name, day=keys[0][4:])
+        title = _in_indonesian(
+            gettext_lazy("Attendance sheets · %(batch)s · %(day)s"), batch=batch.name, day=keys[0][4:]
+        )
     else:
-        title = _in_indonesian(_lazy("Attendance sheets · %(batch)s"), batch=batch.name)
+        title = _in_indonesian(gettext_lazy("Attendance sheets · %(batch)s"), batch=batch.name)
     job = DocumentJob.objects.create(
         organiser_id=batch.organiser_id,
         batch=batch,
@@ -354,7 +356,7 @@ def document_job_batch_report(*, actor, batch: Batch) -> DocumentJob:
         organiser_id=batch.organiser_id,
         batch=batch,
         kind=DocumentJob.Kind.REPORT,
-        title=_in_indonesian(_lazy("Batch report · %(batch)s"), batch=batch.name),
+        title=_in_indonesian(gettext_lazy("Batch report · %(batch)s"), batch=batch.name),
         params={},
         total=1,
         created_by=actor,

@@ -280,7 +280,7 @@ def read_spreadsheet(content: bytes, name: str) -> list[SheetRow]:
     check_upload_file(name=name, size=len(content))
     table = _csv_rows(content) if name.lower().endswith(".csv") else _xlsx_rows(content)
     try:
-        return _rows_by_column(table)
+        return rows_by_column(table)
     finally:
         table.close()  # closes the workbook at once, also when reading stopped early
 
@@ -339,21 +339,31 @@ def _is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _rows_by_column(table) -> list[SheetRow]:
-    head, positions, number = [], {}, 0
+def rows_by_column(
+    table,
+    *,
+    column_by_header=COLUMN_BY_HEADER,
+    columns=COLUMNS,
+    max_rows=MAX_ROWS,
+    empty_message=None,
+    too_many_message=None,
+) -> list[SheetRow]:
+    """The rows below the header row (found among the first rows), keyed by column, blank rows left out. The
+    nomination template's columns and limits by default; the registry import passes its own."""
+    head, positions, header_number, number = [], {}, 0, 0
     table = iter(table)
     for number, cells in enumerate(table, start=1):
         head.append((number, cells))
         found = {}
         for index, value in enumerate(cells):
-            column = COLUMN_BY_HEADER.get(_header_key(value))
+            column = column_by_header.get(_header_key(value))
             if column is not None and column.key not in found:
                 found[column.key] = index
         if len(found) > len(positions):
             positions, header_number = found, number
-        if number >= HEADER_SEARCH_ROWS or len(found) == len(COLUMNS):
+        if number >= HEADER_SEARCH_ROWS or len(found) == len(columns):
             break
-    missing = [column.header for column in COLUMNS if column.required and column.key not in positions]
+    missing = [column.header for column in columns if column.required and column.key not in positions]
     if missing:
         raise _refuse(
             _(
@@ -380,16 +390,15 @@ def _rows_by_column(table) -> list[SheetRow]:
             continue
         blank_run = 0
         rows.append(row)
-        if len(rows) > MAX_ROWS:
+        if len(rows) > max_rows:
             break
     if not rows:
-        raise _refuse(_("The spreadsheet has no participant rows below its header."), "empty")
-    if len(rows) > MAX_ROWS:
-        raise _refuse(
-            _("The spreadsheet has more than %(max)s participant rows; split them over several files.")
-            % {"max": number_format(MAX_ROWS, force_grouping=True)},
-            "rows",
+        raise _refuse(str(empty_message or _("The spreadsheet has no participant rows below its header.")), "empty")
+    if len(rows) > max_rows:
+        message = too_many_message or _(
+            "The spreadsheet has more than %(max)s participant rows; split them over several files."
         )
+        raise _refuse(str(message) % {"max": number_format(max_rows, force_grouping=True)}, "rows")
     return rows
 
 

@@ -14,7 +14,6 @@ registered by another kabupaten is left as it is (skipped, with the reason); sta
 import csv
 import io
 import re
-import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
@@ -27,7 +26,8 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -38,7 +38,6 @@ from .imports import (
     COLUMNS,
     EDUCATION_REFERENCE,
     EXTENSIONS,
-    HEADER_SEARCH_ROWS,
     SHEET_INSTRUCTIONS,
     SHEET_PARTICIPANTS,
     SHEET_REFERENCE,
@@ -47,12 +46,14 @@ from .imports import (
     References,
     SheetRow,
     _header_key,
-    _is_blank,
+    _not_a_spreadsheet,
     _parse,
     _simplify,
     _text,
+    rows_by_column,
 )
 from .imports import _csv_rows as csv_table
+from .imports import _xlsx_rows as xlsx_table
 from .models import Person, RegistryUpload
 from .nik import all_region_codes, mask_nik
 from .services import (
@@ -241,43 +242,11 @@ def check_upload_file(*, name: str, size: int) -> None:
         raise _refuse(too_large_message(size), "size")
 
 
-def _not_a_spreadsheet():
-    return _refuse(
-        _("The file cannot be read as a spreadsheet: it is damaged or of another type. Use the template, as .xlsx."),
-        "unreadable",
-    )
-
-
-def _xlsx_table(content: bytes):
-    if not content.startswith(b"PK\x03\x04"):
-        raise _not_a_spreadsheet()
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise _not_a_spreadsheet()
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except ValidationError:
-        raise
-    except Exception as error:  # openpyxl raises many kinds for a broken or foreign zip
-        raise _not_a_spreadsheet() from error
-    try:
-        names = workbook.sheetnames
-        sheet = workbook[SHEET_PARTICIPANTS] if SHEET_PARTICIPANTS in names else workbook[names[0]]
-        sheet.reset_dimensions()  # some programs write a wrong size; read every cell that is there
-        yield from sheet.iter_rows(min_row=1, values_only=True)
-    except ValidationError:
-        raise
-    except Exception as error:
-        raise _not_a_spreadsheet() from error
-    finally:
-        workbook.close()
-
-
 def read_spreadsheet(content: bytes, name: str) -> list[SheetRow]:
     """The rows of an .xlsx or .csv (blank rows left out), keyed by column. Raises ValidationError (on "file")
     for a file that is not a spreadsheet, lacks required columns, has no rows or more than MAX_ROWS."""
     check_upload_file(name=name, size=len(content))
-    table = csv_table(content) if name.lower().endswith(".csv") else _xlsx_table(content)
+    table = csv_table(content) if name.lower().endswith(".csv") else xlsx_table(content)
     try:
         return _rows_by_column(table)
     except csv.Error as error:
@@ -287,61 +256,14 @@ def read_spreadsheet(content: bytes, name: str) -> list[SheetRow]:
 
 
 def _rows_by_column(table) -> list[SheetRow]:
-    head, positions, header_number, number = [], {}, 0, 0
-    table = iter(table)
-    for number, cells in enumerate(table, start=1):
-        head.append((number, cells))
-        found = {}
-        for index, value in enumerate(cells):
-            column = COLUMN_BY_HEADER.get(_header_key(value))
-            if column is not None and column.key not in found:
-                found[column.key] = index
-        if len(found) > len(positions):
-            positions, header_number = found, number
-        if number >= HEADER_SEARCH_ROWS or len(found) == len(REGISTRY_COLUMNS):
-            break
-    missing = [column.header for column in REGISTRY_COLUMNS if column.required and column.key not in positions]
-    if missing:
-        raise _refuse(
-            _(
-                "The spreadsheet does not have the template's columns; missing: %(columns)s. "
-                "Use the template and keep its header row."
-            )
-            % {"columns": ", ".join(missing)},
-            "columns",
-        )
-
-    def values(cells):
-        return {key: cells[index] if index < len(cells) else None for key, index in positions.items()}
-
-    rows = [SheetRow(n, values(cells)) for n, cells in head if n > header_number]
-    rows = [row for row in rows if not _blank_row(row)]
-    blank_run = 0
-    for row_number, cells in enumerate(table, start=number + 1):
-        row = SheetRow(row_number, values(cells))
-        if _blank_row(row):
-            blank_run += 1
-            # Formatting applied to a whole column makes a sheet of a million empty rows: stop well after the data.
-            if blank_run > BLANK_ROWS_AFTER_DATA:
-                break
-            continue
-        blank_run = 0
-        rows.append(row)
-        if len(rows) > MAX_ROWS:
-            break
-    if not rows:
-        raise _refuse(_("The spreadsheet has no rows below its header."), "empty")
-    if len(rows) > MAX_ROWS:
-        raise _refuse(
-            _("The spreadsheet has more than %(max)s rows; split them over several files.")
-            % {"max": number_format(MAX_ROWS, force_grouping=True)},
-            "rows",
-        )
-    return rows
-
-
-def _blank_row(row: SheetRow) -> bool:
-    return all(_is_blank(value) for value in row.values.values())
+    return rows_by_column(
+        table,
+        column_by_header=COLUMN_BY_HEADER,
+        columns=REGISTRY_COLUMNS,
+        max_rows=MAX_ROWS,
+        empty_message=gettext_lazy("The spreadsheet has no rows below its header."),
+        too_many_message=gettext_lazy("The spreadsheet has more than %(max)s rows; split them over several files."),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- checking
