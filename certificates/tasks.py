@@ -3,40 +3,25 @@
 transient errors (database or broker connection) with backoff; any other error, or the last failed retry,
 marks the job failed with its reason, and the page offers to run it again."""
 
-import logging
-
-from celery import Task, shared_task
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.tasks import TrackedTask
 
 from . import services
 
-logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+class DocumentTask(TrackedTask):
+    """Marks the document job (the first argument) failed when the task gives up."""
 
+    record_argument = "job_id"
 
-class DocumentTask(Task):
-    """Marks the job (the first argument) failed when the task gives up."""
-
-    autoretry_for = TRANSIENT
-    retry_backoff = 2
-    retry_backoff_max = 60
-    retry_jitter = True
-    max_retries = 5
-    acks_late = True
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        job_id = kwargs.get("job_id", args[0] if args else None)
-        if job_id is not None:
-            logger.error("document job %s failed: %s", job_id, type(exc).__name__)
-            services.document_job_fail(job_id=job_id, error=failure_message(exc))
+    def record_failure(self, record_id, exc):
+        services.document_job_fail(job_id=record_id, error=failure_message(exc))
 
 
 def failure_message(exc: BaseException) -> str:

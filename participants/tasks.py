@@ -4,41 +4,25 @@ Like the document tasks they run on the `documents` queue, acknowledge late and 
 report, the import goes on from the rows it has done). Any other error, or the last failed retry, marks the
 upload failed with its reason."""
 
-import logging
-
-from celery import Task, shared_task
+from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
 from django.utils import translation
 from django.utils.translation import gettext as _
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from config.tasks import TrackedTask
 
 from . import registry
 
-logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+class RegistryTask(TrackedTask):
+    """Marks the registry upload (the first argument) failed when the task gives up."""
 
+    record_argument = "upload_id"
 
-class RegistryTask(Task):
-    """Marks the upload (the first argument) failed when the task gives up."""
-
-    autoretry_for = TRANSIENT
-    retry_backoff = 2
-    retry_backoff_max = 60
-    retry_jitter = True
-    max_retries = 5
-    acks_late = True
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        upload_id = kwargs.get("upload_id", args[0] if args else None)
-        if upload_id is not None:
-            # The reason only: a message may quote a cell, i.e. personal data, which never goes to a log.
-            logger.error("registry upload %s failed: %s", upload_id, type(exc).__name__)
-            registry.registry_upload_fail(upload_id=upload_id, error=failure_message(exc))
+    def record_failure(self, record_id, exc):
+        registry.registry_upload_fail(upload_id=record_id, error=failure_message(exc))
 
 
 def failure_message(exc: BaseException) -> str:
