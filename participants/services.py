@@ -872,23 +872,8 @@ def nomination_upload_discard(*, actor, upload: NominationUpload) -> NominationU
 
 # ---------------------------------------------------------------------------------------------- merge
 
-# The registry fields staff may take from the duplicate when merging two records of one person.
-MERGE_FIELDS = (
-    "nik",
-    "full_name",
-    "gender",
-    "birth_place",
-    "birth_date",
-    "address",
-    "village",
-    "kecamatan",
-    "kabupaten",
-    "phone",
-    "email",
-    "pillar_type",
-    "pillar_detail",
-    "education",
-)
+# The registry fields staff may take from the duplicate when merging two records of one person: all of them.
+MERGE_FIELDS = tuple(PERSON_FIELDS)
 
 
 def _merge_conflicts(keep: Person, duplicate: Person) -> list[str]:
