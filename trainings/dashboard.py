@@ -173,6 +173,18 @@ TRAINED_NOTE = gettext_lazy(
 )
 
 
+def _trained_table(*, key: str, title: str, column: str, pairs: list) -> DashboardTable:
+    """A "participants trained by …" table and its chart."""
+    table = DashboardTable(
+        key=key,
+        title=title,
+        columns=[column, _("Participants")],
+        rows=[list(pair) for pair in pairs],
+        note=str(TRAINED_NOTE),
+    )
+    return table.chart(pairs)
+
+
 def trained_by_pillar(*, user, filters: Filters) -> DashboardTable:
     """One query."""
     rows = (
@@ -182,14 +194,9 @@ def trained_by_pillar(*, user, filters: Filters) -> DashboardTable:
         .order_by("nomination__pillar_type__sort_order", "nomination__pillar_type__name")
     )
     pairs = [(row["nomination__pillar_type__name"], row["n"]) for row in rows]
-    table = DashboardTable(
-        key="pillar",
-        title=_("Participants trained by pillar type"),
-        columns=[_("Pillar type"), _("Participants")],
-        rows=[list(pair) for pair in pairs],
-        note=str(TRAINED_NOTE),
+    return _trained_table(
+        key="pillar", title=_("Participants trained by pillar type"), column=_("Pillar type"), pairs=pairs
     )
-    return table.chart(pairs)
 
 
 def trained_by_kabupaten(*, user, filters: Filters) -> DashboardTable:
@@ -201,14 +208,9 @@ def trained_by_kabupaten(*, user, filters: Filters) -> DashboardTable:
         .order_by("nomination__kabupaten__code")
     )
     pairs = [(row["nomination__kabupaten__name"], row["n"]) for row in rows]
-    table = DashboardTable(
-        key="kabupaten",
-        title=_("Participants trained by regency/city"),
-        columns=[_("Regency/city"), _("Participants")],
-        rows=[list(pair) for pair in pairs],
-        note=str(TRAINED_NOTE),
+    return _trained_table(
+        key="kabupaten", title=_("Participants trained by regency/city"), column=_("Regency/city"), pairs=pairs
     )
-    return table.chart(pairs)
 
 
 def trained_by_gender(*, user, filters: Filters) -> DashboardTable:
@@ -217,14 +219,7 @@ def trained_by_gender(*, user, filters: Filters) -> DashboardTable:
 
     counts = dict(_enrollments(user, filters).values_list("person__gender").annotate(n=Count("pk")))
     pairs = [(str(label), counts.get(value, 0)) for value, label in Person.Gender.choices]
-    table = DashboardTable(
-        key="gender",
-        title=_("Participants trained by gender"),
-        columns=[_("Gender"), _("Participants")],
-        rows=[list(pair) for pair in pairs],
-        note=str(TRAINED_NOTE),
-    )
-    return table.chart(pairs)
+    return _trained_table(key="gender", title=_("Participants trained by gender"), column=_("Gender"), pairs=pairs)
 
 
 def attendance_by_batch(*, user, filters: Filters) -> DashboardTable:
