@@ -192,6 +192,10 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
     AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
+    # Never replace an object of the same name (django-storages replaces it by default): as on the file system, a
+    # second file of that name gets a new one, so an upload cannot overwrite another and removing a losing
+    # copy cannot remove the file a row points to.
+    AWS_S3_FILE_OVERWRITE = False
 
 # QR self check-in: opens this many minutes before a session starts; later than CHECKIN_LATE_MINUTES after the
 # start a participant is recorded as late (terlambat).

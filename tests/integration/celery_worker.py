@@ -56,8 +56,9 @@ class Worker:
     ping; `stop()` shuts it down warmly (SIGTERM, then SIGKILL); `kill()` kills its whole process group at once,
     leaving its unacknowledged messages in Redis as a lost machine would."""
 
-    def __init__(self, *, log_dir: Path, concurrency: int = 1, env: dict | None = None):
+    def __init__(self, *, log_dir: Path, concurrency: int = 1, env: dict | None = None, loglevel: str = "warning"):
         self.concurrency = concurrency
+        self.loglevel = loglevel
         self.extra_env = env or {}
         self.name = f"test-{uuid.uuid4().hex[:10]}@{socket.gethostname()}"
         self.log_path = Path(log_dir) / f"{self.name.split('@')[0]}.log"
@@ -91,7 +92,7 @@ class Worker:
             "--pool",
             "prefork",
             "-l",
-            "warning",
+            self.loglevel,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

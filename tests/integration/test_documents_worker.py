@@ -15,12 +15,11 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
-from certificates import rendering, services, tasks
+from certificates import services, tasks
 from certificates.models import Certificate, CertificateCounter, DocumentJob
 from tests.certificates.test_services import finished_batch
-from tests.factories import StaffFactory
 
-from .celery_worker import Worker, broker_idle, purge_broker, wait_until
+from .celery_worker import broker_idle, wait_until
 
 # The worker is another process: it sees only committed data. Serialized rollback restores the reference data
 # (regions, pillar types) that flushing the tables after each test removes.
@@ -28,42 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 JOB_TIMEOUT = 90
 VISIBILITY_TIMEOUT = 8  # seconds; the restart test's workers take back a lost message after this long
-
-
-@pytest.fixture
-def start_worker(transactional_db, postgres_required, redis_required, tmp_path):
-    """Start real workers with `start_worker(concurrency=…, env={…})`; all are stopped and the queues emptied
-    at the end, whatever happened."""
-    purge_broker()
-    workers = []
-
-    def start(*, concurrency: int = 1, env: dict | None = None) -> Worker:
-        worker = Worker(log_dir=tmp_path, concurrency=concurrency, env=env)
-        workers.append(worker)
-        return worker.start()
-
-    start.workers = workers
-    try:
-        yield start
-    finally:
-        for worker in workers:
-            worker.stop()
-        purge_broker()
-
-
-@pytest.fixture
-def staff():
-    return StaffFactory(organiser__code="UPT-PTKS", organiser__city="Malang")
-
-
-@pytest.fixture
-def no_rendering_here(monkeypatch):
-    """Rendering in the test process fails the test: the PDFs must come from the worker."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("rendered in the test process")
-
-    monkeypatch.setattr(rendering, "html_to_pdf", refuse)
 
 
 def wait_for_done(job: DocumentJob, workers, timeout: float = JOB_TIMEOUT) -> DocumentJob:
