@@ -3,7 +3,6 @@ real S3-compatible server — moto's standalone server, started once per run as 
 a fresh bucket per test that the media storage of this process points at. Workers and web servers started by a
 test reach the same bucket through the environment variables production uses (`Bucket.env()`)."""
 
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -20,17 +19,12 @@ from certificates import rendering
 from tests.factories import StaffFactory
 
 from .celery_worker import Worker, purge_broker, wait_until
+from .web_server import free_port
 
 # moto accepts any credentials; the region only has to be the same on both sides of the signature.
 S3_ACCESS_KEY = "sinergi-test"
 S3_SECRET_KEY = "sinergi-test-secret"
 S3_REGION = "ap-southeast-3"  # Jakarta
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
