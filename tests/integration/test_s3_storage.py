@@ -1,8 +1,8 @@
 """Media on S3-compatible storage, against a real S3 server (moto's, see conftest.py): a real worker configured
-through the production environment variables renders a batch's certificates into the bucket, the staff and
-participant downloads stream them from it through the views that check permission, the ZIP and the merged print
-PDF are built from it, a missing object is a 404, two workers racing on one chunk leave every certificate its
-file, and nothing is written to the local MEDIA_ROOT."""
+through the production environment variables renders a batch's certificates into the bucket, with the layout's
+image read from it; the staff and participant downloads stream them from it through the views that check
+permission, the ZIP and the merged print PDF are built from it, a missing object is a 404, two workers racing on
+one chunk leave every certificate its file, and nothing is written to the local MEDIA_ROOT."""
 
 import hashlib
 import io
@@ -12,11 +12,13 @@ from pathlib import Path
 import pypdf
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from PIL import Image
 
 from certificates import services, tasks
-from certificates.models import Certificate
+from certificates.models import Certificate, CertificateLayout
 from certificates.views import certificate_filename
 from participants.models import Enrollment
 from tests.certificates.test_services import finished_batch
@@ -42,10 +44,21 @@ def test_the_storage_of_this_process_is_the_bucket(s3_bucket):
     assert local_media_files() == []
 
 
-def test_a_worker_renders_into_the_bucket_and_the_views_serve_from_it(
+def signature_png() -> bytes:
+    """A small image of a size no other picture on a certificate has."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (123, 45), "#1d4ed8").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_worker_renders_from_and_into_the_bucket_and_the_views_serve_from_it(
     start_worker, s3_bucket, staff, no_rendering_here, client
 ):
     batch = finished_batch(staff, participants=12)
+    # The layout's signature image is in the bucket too: the worker reads it from there.
+    layout = CertificateLayout(organiser=staff.organiser)
+    layout.signature.save("ttd.png", ContentFile(signature_png()))
+    assert layout.signature.name in s3_bucket.object_names()
     worker = start_worker(concurrency=2, env={**s3_bucket.env(), "DOCUMENT_CHUNK_SIZE": "5"})
     job = services.document_job_certificates(actor=staff, batch=batch)
     wait_for_done(job, [worker])
@@ -54,9 +67,11 @@ def test_a_worker_renders_into_the_bucket_and_the_views_serve_from_it(
     certificates = certificates_of(batch)
     assert len(certificates) == 12
     # Exactly one object per certificate, holding the bytes its row's hash names; no stray copies.
-    assert s3_bucket.object_names() == {c.pdf.name for c in certificates}
+    assert s3_bucket.object_names() == {c.pdf.name for c in certificates} | {layout.signature.name}
     for certificate in certificates:
         assert hashlib.sha256(s3_bucket.read(certificate.pdf.name)).hexdigest() == certificate.sha256
+    front = pypdf.PdfReader(io.BytesIO(s3_bucket.read(certificates[0].pdf.name))).pages[0]
+    assert [image.image.size for image in front.images] == [(123, 45)]
     assert local_media_files() == []
 
     # Staff: one certificate, then the ZIP and the merged PDF, all read from the bucket.
