@@ -190,9 +190,11 @@ def _store_claimed(name: str, data: bytes, *, claim: Callable[[], bool], kept: C
             if default_storage.exists(name):
                 # Left by a run killed between writing and committing: no committed row points to it.
                 default_storage.delete(name)
-            written = default_storage.save(name, ContentFile(data))
-            if written != name:
-                raise RuntimeError(f"storage saved {written} instead of {name}")
+            written = name  # from here on, whatever is there under this name is this call's (or part of it)
+            saved = default_storage.save(name, ContentFile(data))
+            if saved != name:
+                written = saved
+                raise RuntimeError(f"storage saved {saved} instead of {name}")
             committing = True
     except BaseException:
         if written is not None:
@@ -210,7 +212,7 @@ def _discard_unclaimed(name: str, *, kept: Callable[[], bool] | None) -> None:
             connection.close_if_unusable_or_obsolete()
             if kept():
                 return
-        default_storage.delete(name)
+        default_storage.delete(name)  # a no-op when nothing was written
     except DatabaseError:
         logger.warning("stored file %s left to the orphan clean-up: the database could not confirm it", name)
 
