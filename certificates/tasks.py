@@ -68,3 +68,12 @@ def render_attendance_sheets(self, job_id: int, keys: list[str]) -> None:
 @shared_task(base=DocumentTask, bind=True, queue="documents")
 def render_batch_report(self, job_id: int) -> None:
     services.document_job_render_report(job_id=job_id)
+
+
+@shared_task(queue="documents", ignore_result=True)
+def media_cleanup() -> dict:
+    """Celery beat runs this daily (CELERY_BEAT_SCHEDULE): expired unconfirmed uploads and orphaned files."""
+    from .cleanup import media_cleanup as cleanup
+
+    report = cleanup()
+    return {"uploads": report.uploads.count, "orphans": len(report.orphans.files)}
