@@ -1,12 +1,14 @@
-"""The job queue (Redis) down when a job is started: the broker is a real Redis address where nothing listens
-(connection refused), tasks are not run in-process. The job is recorded as failed with one message that says
-what happened and what to do, and the page shows that message only, not the note that the job started."""
+"""The job queue (Redis) down when a job is started, or while it hands out its tasks: the broker is a real Redis
+address where nothing listens (connection refused), tasks are not run in-process. The job is recorded as failed
+with one message that says what happened and what to do, and the page shows that message only, not the note that
+the job started."""
 
 import socket
 
 import pytest
 from django.urls import reverse
 
+from certificates import services, tasks
 from certificates.models import DocumentJob
 from config.celery import app
 from config.tasks import QUEUE_UNREACHABLE
@@ -116,3 +118,15 @@ def test_a_registry_import_confirmed_with_the_queue_down_fails_with_one_clear_me
     upload.refresh_from_db()
     assert (upload.status, upload.error) == (RegistryUpload.Status.FAILED, str(QUEUE_UNREACHABLE))
     assert_one_message(response)
+
+
+def test_a_job_whose_queue_goes_away_while_it_hands_out_its_chunks_says_so(staff, broker_unreachable):
+    """The first task ran (here, in this process) but the queue is gone when it sends the rendering tasks."""
+    batch = finished_batch(staff, participants=2)
+    job = services.document_job_certificates(actor=staff, batch=batch)  # fails at once: the queue is down
+    DocumentJob.objects.filter(pk=job.pk).update(status=DocumentJob.Status.QUEUED, error="")
+
+    tasks.document_job_run.apply(args=[job.pk])
+
+    job.refresh_from_db()
+    assert (job.status, job.error) == (DocumentJob.Status.FAILED, str(QUEUE_UNREACHABLE))
