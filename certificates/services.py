@@ -6,6 +6,7 @@ workers on one chunk never changes a certificate that was handed out."""
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -13,13 +14,14 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.tasks import enqueue_on_commit
 from trainings.models import Batch
 
 from . import rendering, selectors
@@ -173,9 +175,46 @@ def _shared_pages(shared: rendering.CertificateBatch) -> tuple[bytes, bytes]:
     return pages
 
 
-def _store_pdf(prefix: str, data: bytes) -> tuple[str, str]:
-    name = default_storage.save(f"{prefix}/{hashlib.sha256(data).hexdigest()[:16]}.pdf", ContentFile(data))
-    return name, hashlib.sha256(data).hexdigest()
+def _store_claimed(name: str, data: bytes, *, claim: Callable[[], bool], kept: Callable[[], bool]) -> bool:
+    """Write `data` as `name` only once `claim()` (a conditional update or a unique insert that records `name`)
+    succeeded, inside the same transaction: a worker that loses the claim writes nothing, and the row lock holds
+    back any other until the file is there. Whatever fails after the write (the database connection lost, the
+    storage failing) removes the file again, so no file is left that no row points to. The name depends only on
+    what the file is, so a run killed outright is overwritten by its retry. Returns whether this call stored it."""
+    written = None
+    committing = False
+    try:
+        with transaction.atomic():
+            if not claim():
+                return False
+            if default_storage.exists(name):
+                # Left by a run killed between writing and committing: no committed row points to it.
+                default_storage.delete(name)
+            written = name  # from here on, whatever is there under this name is this call's (or part of it)
+            saved = default_storage.save(name, ContentFile(data))
+            if saved != name:
+                written = saved
+                raise RuntimeError(f"storage saved {saved} instead of {name}")
+            committing = True
+    except BaseException:
+        if written is not None:
+            _discard_unclaimed(written, kept=kept if committing else None)
+        raise
+    return True
+
+
+def _discard_unclaimed(name: str, *, kept: Callable[[], bool] | None) -> None:
+    """Remove a file whose claim did not commit. When only the commit failed (`kept` given), the commit may have
+    gone through with its answer lost: ask the database again, on a new connection, before deleting; if it cannot
+    tell, the file stays for the orphan clean-up, which checks the rows itself."""
+    try:
+        if kept is not None and not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+            if kept():
+                return
+        default_storage.delete(name)  # a no-op when nothing was written
+    except DatabaseError:
+        logger.warning("stored file %s left to the orphan clean-up: the database could not confirm it", name)
 
 
 def certificates_render(*, certificate_ids) -> int:
@@ -196,14 +235,22 @@ def certificates_render(*, certificate_ids) -> int:
     files = rendering.render_certificates(shared, entries, static_pdf=static_pdf, back_pdf=back_pdf)
     stored = 0
     for certificate, data in zip(certificates, files, strict=True):
-        name, digest = _store_pdf(f"certificates/{certificate.year}", data)
-        if Certificate.objects.filter(pk=certificate.pk, pdf="", revoked_at__isnull=True).update(
-            pdf=name, sha256=digest
-        ):
-            stored += 1
-        else:
-            default_storage.delete(name)
+        name = certificate_pdf_name(certificate)
+        unclaimed = Certificate.objects.filter(pk=certificate.pk, pdf="", revoked_at__isnull=True)
+        stored += _store_claimed(
+            name,
+            data,
+            claim=lambda rows=unclaimed, name=name, data=data: bool(
+                rows.update(pdf=name, sha256=hashlib.sha256(data).hexdigest())
+            ),
+            kept=lambda pk=certificate.pk, name=name: Certificate.objects.filter(pk=pk, pdf=name).exists(),
+        )
     return stored
+
+
+def certificate_pdf_name(certificate: Certificate) -> str:
+    """One name per certificate: a retry writes the same name again instead of adding a file."""
+    return f"certificates/{certificate.year}/{certificate.pk}.pdf"
 
 
 def certificate_preview(*, actor, batch: Batch, layout: CertificateLayout | None = None) -> bytes:
@@ -246,20 +293,12 @@ def _chunks(items: list, size: int) -> list[list]:
 
 def _enqueue_run(job: DocumentJob) -> None:
     """Send the job's first task once the transaction commits. A broker that cannot be reached fails the job with
-    a message (it can be run again from its page) instead of the request."""
-    from kombu.exceptions import OperationalError as BrokerError
-
+    a message that says so (it can be run again from its page) instead of failing the request."""
     from . import tasks
 
-    def send():
-        try:
-            tasks.document_job_run.delay(job.pk)
-        except BrokerError:
-            logger.exception("document job %s could not be queued", job.pk)
-            with translation.override(settings.LANGUAGE_CODE):
-                document_job_fail(job_id=job.pk, error=_("The job queue could not be reached; run the job again."))
-
-    transaction.on_commit(send)
+    enqueue_on_commit(
+        tasks.document_job_run, job.pk, on_unreachable=lambda pk, error: document_job_fail(job_id=pk, error=error)
+    )
 
 
 def _in_indonesian(text, **values) -> str:
@@ -454,6 +493,26 @@ def document_job_progress(*, job_id: int) -> None:
         running.update(done=Greatest(F("done"), Value(min(produced, job.total))), progressed_at=now)
 
 
+def _store_document(job: DocumentJob, *, key: str, title: str, data: bytes) -> bool:
+    """Store one file of a job once: the row (unique per job and key) is the claim; a run that finds it taken
+    (another run stored this file first) writes nothing."""
+    name = f"documents/{job.batch_id}/{job.pk}/{key}.pdf"
+
+    def claim() -> bool:
+        try:
+            with transaction.atomic():
+                DocumentFile.objects.create(
+                    job=job, key=key, title=title, file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    return _store_claimed(
+        name, data, claim=claim, kept=lambda: DocumentFile.objects.filter(job=job, key=key, file=name).exists()
+    )
+
+
 def document_job_render_certificates(*, job_id: int, certificate_ids) -> None:
     if not DocumentJob.objects.filter(pk=job_id, status=DocumentJob.Status.RUNNING).exists():
         return
@@ -469,15 +528,7 @@ def document_job_render_sheets(*, job_id: int, keys) -> None:
         return
     produced = set(job.files.values_list("key", flat=True))
     for sheet in attendance_sheets(batch=job.batch, keys=[key for key in keys if key not in produced]):
-        data = render_attendance_sheet(sheet)
-        name, digest = _store_pdf(f"documents/{job.batch_id}/{job.pk}", data)
-        try:
-            with transaction.atomic():
-                DocumentFile.objects.create(
-                    job=job, key=sheet["key"], title=sheet["title"], file=name, sha256=digest, size=len(data)
-                )
-        except IntegrityError:  # another run stored this sheet first
-            default_storage.delete(name)
+        _store_document(job, key=sheet["key"], title=sheet["title"], data=render_attendance_sheet(sheet))
         document_job_progress(job_id=job_id)
     document_job_progress(job_id=job_id)
 
@@ -492,15 +543,7 @@ def document_job_render_report(*, job_id: int) -> None:
         return
     if not job.files.filter(key=REPORT_KEY).exists():
         report = batch_report(batch=job.batch)
-        data = render_batch_report(report)
-        name, digest = _store_pdf(f"documents/{job.batch_id}/{job.pk}", data)
-        try:
-            with transaction.atomic():
-                DocumentFile.objects.create(
-                    job=job, key=REPORT_KEY, title=report["title"], file=name, sha256=digest, size=len(data)
-                )
-        except IntegrityError:  # another run stored the report first
-            default_storage.delete(name)
+        _store_document(job, key=REPORT_KEY, title=report["title"], data=render_batch_report(report))
     document_job_progress(job_id=job_id)
 
 

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerError
 
-from config.tasks import TrackedTask
+from config.tasks import QUEUE_UNREACHABLE, TrackedTask
 
 from . import services
 
@@ -32,6 +33,8 @@ def failure_message(exc: BaseException) -> str:
             return "; ".join(exc.messages)
         if isinstance(exc, SoftTimeLimitExceeded):
             return _("The job took too long and was stopped; run it again.")
+        if isinstance(exc, BrokerError):  # the queue went away while the job was handing out its next tasks
+            return str(QUEUE_UNREACHABLE)
         return _("The documents could not be made (%(error)s); run the job again or ask the administrator.") % {
             "error": type(exc).__name__
         }
@@ -68,3 +71,12 @@ def render_attendance_sheets(self, job_id: int, keys: list[str]) -> None:
 @shared_task(base=DocumentTask, bind=True, queue="documents")
 def render_batch_report(self, job_id: int) -> None:
     services.document_job_render_report(job_id=job_id)
+
+
+@shared_task(queue="documents", ignore_result=True)
+def media_cleanup() -> dict:
+    """Celery beat runs this daily (CELERY_BEAT_SCHEDULE): expired unconfirmed uploads and orphaned files."""
+    from .cleanup import media_cleanup as cleanup
+
+    report = cleanup()
+    return {"uploads": report.uploads.count, "orphans": len(report.orphans.files)}

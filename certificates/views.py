@@ -297,8 +297,7 @@ def batch_issue(request, pk):
         for message in error.messages:
             messages.error(request, message)
         return _render_documents(request, batch, posted=request.POST)
-    messages.success(request, _("The certificates are being issued."))
-    return redirect("certificates:job_detail", pk=job.pk)
+    return _job_started(request, job, _("The certificates are being issued."))
 
 
 @login_required
@@ -342,8 +341,7 @@ def batch_sheets(request, pk):
         for message in error.messages:
             messages.error(request, message)
         return redirect("certificates:batch_documents", pk=batch.pk)
-    messages.success(request, _("The attendance sheets are being prepared."))
-    return redirect("certificates:job_detail", pk=job.pk)
+    return _job_started(request, job, _("The attendance sheets are being prepared."))
 
 
 @login_required
@@ -357,8 +355,7 @@ def batch_report(request, pk):
         for message in error.messages:
             messages.error(request, message)
         return redirect("certificates:batch_documents", pk=batch.pk)
-    messages.success(request, _("The batch report is being prepared."))
-    return redirect("certificates:job_detail", pk=job.pk)
+    return _job_started(request, job, _("The batch report is being prepared."))
 
 
 def _certificate_to_manage(request, pk) -> Certificate:
@@ -411,6 +408,15 @@ def certificate_reissue(request, pk):
 # ----------------------------------------------------------------------------------------- jobs
 
 
+def _job_started(request, job: DocumentJob, note: str):
+    """To the job's page, with `note` only if the job reached the queue: a job that could not be queued is
+    already failed, and its page says what happened and what to do, as the one message."""
+    job.refresh_from_db(fields=["status"])
+    if job.status != DocumentJob.Status.FAILED:
+        messages.success(request, note)
+    return redirect("certificates:job_detail", pk=job.pk)
+
+
 def _job_context(job: DocumentJob) -> dict:
     context = {"job": job, "batch": job.batch, "files": []}
     if job.kind in (DocumentJob.Kind.ATTENDANCE_SHEETS, DocumentJob.Kind.REPORT) and job.is_finished:
@@ -444,9 +450,8 @@ def job_retry(request, pk):
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
-    else:
-        messages.success(request, _("The job runs again."))
-    return redirect("certificates:job_detail", pk=job.pk)
+        return redirect("certificates:job_detail", pk=job.pk)
+    return _job_started(request, job, _("The job runs again."))
 
 
 # ---------------------------------------------------------------------------------------------- layout

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -125,6 +126,18 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 # A message a worker took but never acknowledged (the machine died) goes back to the queue after this long; it
 # must be longer than the longest task (CELERY_TASK_TIME_LIMIT).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Celery beat (`celery -A config beat`) starts the daily media clean-up at 02.30 WIB (certificates/cleanup.py).
+CELERY_BEAT_SCHEDULE = {
+    "media-cleanup": {"task": "certificates.tasks.media_cleanup", "schedule": crontab(hour=2, minute=30)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Uploaded spreadsheets nobody confirmed (personal data of people never nominated) are deleted after this long;
+# a stored file no row points to is deleted once older than ORPHAN_GRACE_HOURS (a younger one may belong to a job
+# still writing it).
+UPLOAD_RETENTION_HOURS = env_int("UPLOAD_RETENTION_HOURS", 72)
+ORPHAN_GRACE_HOURS = env_int("ORPHAN_GRACE_HOURS", 24)
+if UPLOAD_RETENTION_HOURS < 1 or ORPHAN_GRACE_HOURS < 1:
+    raise ImproperlyConfigured("UPLOAD_RETENTION_HOURS and ORPHAN_GRACE_HOURS must be at least 1")
 # Certificates rendered by one task (one WeasyPrint document, split per participant), and attendance sheets.
 DOCUMENT_CHUNK_SIZE = env_int("DOCUMENT_CHUNK_SIZE", 25)
 SHEET_CHUNK_SIZE = env_int("SHEET_CHUNK_SIZE", 4)

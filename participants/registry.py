@@ -32,6 +32,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from config.tasks import enqueue_on_commit
 from pillars.models import PillarType, Region
 
 from .imports import (
@@ -550,17 +551,8 @@ def may_upload(user) -> bool:
 
 def _enqueue(task, upload_id: int) -> None:
     """Send a task once the transaction commits. A broker that cannot be reached fails the upload with a
-    message instead of the request."""
-    from kombu.exceptions import OperationalError as BrokerError
-
-    def send():
-        try:
-            task.delay(upload_id)
-        except BrokerError:
-            with translation.override(settings.LANGUAGE_CODE):
-                registry_upload_fail(upload_id=upload_id, error=_("The job queue could not be reached; upload again."))
-
-    transaction.on_commit(send)
+    message that says so instead of failing the request."""
+    enqueue_on_commit(task, upload_id, on_unreachable=lambda pk, error: registry_upload_fail(upload_id=pk, error=error))
 
 
 @transaction.atomic

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerError
 
-from config.tasks import TrackedTask
+from config.tasks import QUEUE_UNREACHABLE, TrackedTask
 
 from . import registry
 
@@ -31,6 +32,8 @@ def failure_message(exc: BaseException) -> str:
             return "; ".join(exc.messages)
         if isinstance(exc, SoftTimeLimitExceeded):
             return _("The job took too long and was stopped; upload the file again in smaller parts.")
+        if isinstance(exc, BrokerError):  # the queue went away while the job was handing out its next tasks
+            return str(QUEUE_UNREACHABLE)
         return _("The file could not be processed (%(error)s); upload it again or ask the administrator.") % {
             "error": type(exc).__name__
         }

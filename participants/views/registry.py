@@ -158,7 +158,10 @@ def registry_confirm(request, pk):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.info(request, _("The import has started; this page shows its progress."))
+        upload.refresh_from_db(fields=["status"])
+        # An import that could not be queued is failed already; its page says why, as the one message.
+        if upload.status != RegistryUpload.Status.FAILED:
+            messages.info(request, _("The import has started; this page shows its progress."))
     return redirect("participants:registry_detail", pk=upload.pk)
 
 

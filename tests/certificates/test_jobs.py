@@ -136,3 +136,72 @@ def test_number_formats_with_sequence_organiser_and_year_are_accepted(number_for
     from certificates.models import validate_number_format
 
     validate_number_format(number_format)
+
+
+def stored_files() -> list[str]:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def test_a_file_left_by_a_run_killed_before_its_commit_is_overwritten_not_kept_beside(staff):
+    """A worker killed between writing a PDF and committing its row leaves the file; the retry writes the same
+    name again instead of adding a second copy."""
+    from django.core.files.base import ContentFile
+
+    batch = finished_batch(staff, participants=2)
+    certificates = services.certificates_issue(actor=staff, batch=batch, enrollments=list(batch.enrollments.all()))
+    leftover = services.certificate_pdf_name(certificates[0])
+    assert default_storage.save(leftover, ContentFile(b"half written")) == leftover
+
+    assert services.certificates_render(certificate_ids=[c.pk for c in certificates]) == 2
+
+    rows = list(Certificate.objects.order_by("seq"))
+    assert stored_files() == sorted(c.pdf.name for c in rows)
+    assert rows[0].pdf.name == leftover
+    with default_storage.open(leftover, "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == rows[0].sha256
+
+
+def test_a_chunk_whose_storage_fails_midway_leaves_no_file_and_no_claim(staff, monkeypatch):
+    """The storage (a full disk, an S3 error) fails after part of the file was written: the claim rolls back
+    and the part is removed; the retry then stores every certificate once."""
+    from django.core.files.storage import FileSystemStorage
+
+    batch = finished_batch(staff, participants=3)
+    certificates = services.certificates_issue(actor=staff, batch=batch, enrollments=list(batch.enrollments.all()))
+    real_save = FileSystemStorage._save
+    calls = []
+
+    def save_then_fail(self, name, content):
+        calls.append(name)
+        written = real_save(self, name, content)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return written
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        services.certificates_render(certificate_ids=[c.pk for c in certificates])
+    rows = list(Certificate.objects.order_by("seq"))
+    assert [bool(c.pdf) for c in rows] == [True, False, False]
+    assert stored_files() == [rows[0].pdf.name]
+
+    monkeypatch.setattr(FileSystemStorage, "_save", real_save)
+    assert services.certificates_render(certificate_ids=[c.pk for c in certificates]) == 2
+    rows = list(Certificate.objects.order_by("seq"))
+    assert stored_files() == sorted(c.pdf.name for c in rows) and all(c.pdf for c in rows)
+
+
+def test_attendance_sheets_and_reports_are_stored_under_one_name_per_file(staff, django_capture_on_commit_callbacks):
+    batch = finished_batch(staff, participants=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.document_job_attendance_sheets(actor=staff, batch=batch)
+    job.refresh_from_db()
+    assert job.status == DocumentJob.Status.DONE
+    names = sorted(job.files.values_list("file", flat=True))
+    assert names == sorted(f"documents/{batch.pk}/{job.pk}/{key}.pdf" for key in job.params["sheets"])
+    assert stored_files() == names

@@ -189,3 +189,50 @@ def test_two_jobs_of_one_organiser_at_once_share_one_gap_free_sequence(start_wor
     assert_numbered_and_stored(certificates, 40)
     assert [sum(c.enrollment.batch_id == batch.pk for c in certificates) for batch in batches] == [20, 20]
     assert CertificateCounter.objects.get(organiser=staff.organiser).last == 40
+
+
+def terminate_other_connections() -> int:
+    """Kill every other connection to the test database, as a database restart or a network cut would: the
+    worker's next query fails with "terminating connection due to administrator command"."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_database_connection_killed_mid_chunk_leaves_one_file_per_certificate(start_worker, staff, no_rendering_here):
+    batch = finished_batch(staff, participants=40)
+    # Chunks of 5: the connection is killed while later chunks render, each time once the job has gone on.
+    worker = start_worker(concurrency=1, env={"DOCUMENT_CHUNK_SIZE": "5"})
+    job = services.document_job_certificates(actor=staff, batch=batch)
+    killed = 0
+    for stage in (5, 15, 25):
+
+        def gone_past(stage=stage):
+            job.refresh_from_db()
+            return job.done >= stage or job.status != DocumentJob.Status.RUNNING
+
+        wait_until(gone_past, timeout=JOB_TIMEOUT, what=f"the job past {stage}", worker=worker)
+        time.sleep(0.3)  # into the next chunk's rendering
+
+        def kill_while_it_runs() -> str:
+            job.refresh_from_db()
+            if job.status != DocumentJob.Status.RUNNING:
+                return "finished"
+            return "killed" if terminate_other_connections() else ""
+
+        outcome = wait_until(kill_while_it_runs, timeout=JOB_TIMEOUT, what="a worker connection", worker=worker)
+        killed += outcome == "killed"
+
+    wait_for_done(job, [worker])
+    wait_for_idle([worker])
+
+    assert killed >= 2, "the worker's connection was not killed while the job ran"
+    assert (job.total, job.done) == (40, 40)
+    certificates = certificates_of(batch)
+    assert_numbered_and_stored(certificates, 40)
+    # Exactly one file per certificate, each the one its row points to: nothing orphaned by the failed attempts.
+    stored = sorted(str(path.relative_to(settings.MEDIA_ROOT)) for path in stored_pdfs())
+    assert stored == sorted(c.pdf.name for c in certificates)
