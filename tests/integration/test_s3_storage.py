@@ -2,11 +2,13 @@
 through the production environment variables renders a batch's certificates into the bucket, with the layout's
 image read from it; the staff and participant downloads stream them from it through the views that check
 permission, the ZIP and the merged print PDF are built from it, a missing object is a 404, two workers racing on
-one chunk leave every certificate its file, and nothing is written to the local MEDIA_ROOT."""
+one chunk leave every certificate its file, the clean-up of unconfirmed uploads and orphaned files works on the
+bucket, and nothing is written to the local MEDIA_ROOT."""
 
 import hashlib
 import io
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pypdf
@@ -15,13 +17,16 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from certificates import services, tasks
+from certificates.cleanup import media_cleanup
 from certificates.models import Certificate, CertificateLayout
 from certificates.views import certificate_filename
-from participants.models import Enrollment
+from participants.models import Enrollment, NominationUpload
 from tests.certificates.test_services import finished_batch
+from tests.factories import BatchFactory, region
 
 from .test_documents_worker import certificates_of, wait_for_done, wait_for_idle
 
@@ -140,4 +145,39 @@ def test_two_workers_racing_on_one_chunk_leave_every_certificate_its_object(
         assert hashlib.sha256(s3_bucket.read(certificate.pdf.name)).hexdigest() == certificate.sha256
     assert keys == {c.pdf.name for c in certificates}
     assert Certificate.objects.count() == 10
+    assert local_media_files() == []
+
+
+def test_the_clean_up_works_on_the_bucket(s3_bucket, staff):
+    """Point 6 on S3: the clean-up walks the bucket through the storage API; a dry run deletes nothing, then an
+    expired unconfirmed upload goes with its object and an object no row points to is deleted, while the files
+    rows point to stay."""
+
+    def upload(status, name):
+        return NominationUpload.objects.create(
+            batch=BatchFactory(organiser=staff.organiser),
+            kabupaten=region("35.12"),
+            file=default_storage.save(name, ContentFile(b"xlsx")),
+            original_name="peserta.xlsx",
+            status=status,
+            uploaded_by=staff,
+        )
+
+    expired = upload(NominationUpload.Status.CHECKED, "nominations/1/3512/peserta.xlsx")
+    confirmed = upload(NominationUpload.Status.CONFIRMED, "nominations/1/3512/dikonfirmasi.xlsx")
+    NominationUpload.objects.update(created_at=timezone.now() - timedelta(hours=100))
+    orphan = default_storage.save("certificates/2025/999.pdf", ContentFile(b"%PDF-1.7 orphan"))
+    outside = default_storage.save("elsewhere/notes.txt", ContentFile(b"not ours"))
+    before = s3_bucket.object_names()
+    assert {expired.file.name, confirmed.file.name, orphan, outside} <= before
+    later = timezone.now() + timedelta(hours=100)  # past the grace period of the objects just written
+
+    dry = media_cleanup(now=later, dry_run=True)
+    assert dry.uploads.count == 1
+    assert dry.orphans.files == [orphan]
+    assert s3_bucket.object_names() == before
+
+    media_cleanup(now=later)
+    assert s3_bucket.object_names() == {confirmed.file.name, outside}
+    assert not NominationUpload.objects.filter(pk=expired.pk).exists()
     assert local_media_files() == []
