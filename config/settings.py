@@ -233,8 +233,6 @@ SECURE_HSTS_PRELOAD = _HTTPS
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# A refused form gets the site's own page (templates/403_csrf.html); config/urls.py sets the 500/503 handler.
-CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

@@ -1,5 +1,6 @@
-"""Project-wide views: the role-aware landing page, the load-balancer health check, and the error pages that
-Django itself cannot make friendly (the server error, which doubles as the outage page, and the CSRF failure)."""
+"""Project-wide views: the role-aware landing page, the load-balancer health check, and the server-error handler,
+which doubles as the outage page. Django's own views render the other error pages from templates/ (400.html,
+403.html, 404.html, and 403_csrf.html for a refused form)."""
 
 import sys
 
@@ -98,8 +99,3 @@ def server_error(request):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     return HttpResponse(loader.get_template("500.html").render(), status=500)
-
-
-def csrf_failure(request, reason=""):
-    """CSRF_FAILURE_VIEW: usually a form left open too long, or sent again after logging out elsewhere."""
-    return render(request, "403_csrf.html", status=403)

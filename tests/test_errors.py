@@ -65,10 +65,14 @@ def test_a_form_without_its_csrf_token_gets_the_expired_form_page():
     browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
     response = browser.post("/akun/masuk/", {"username": "x", "password": "y"})
     assert_friendly(response, 403, "403", "Formulir sudah kedaluwarsa")
+    # Django's CSRF view renders templates/403_csrf.html with the request: the whole layout, switcher included.
+    assert 'action="/i18n/setlang/"' in response.content.decode()
 
 
 @override_settings(DEBUG=False)
 def test_a_bug_gets_the_500_page_even_with_the_database_down(browser):
+    """Signed in, so that anything on the page reading the session or the user would need the database."""
+    browser.force_login(StaffFactory())
     with database_down():
         response = browser.get("/rusak/")
     assert_friendly(response, 500, "500", "Terjadi kesalahan server")
