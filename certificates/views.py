@@ -26,10 +26,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
+from config import throttle
 from config.forms import add_service_errors
-from config.proxy import client_ip
 from config.views_helpers import id_or_404, parse_id, require
 from participants.models import Enrollment
 from trainings.models import Batch, Session
@@ -39,20 +38,10 @@ from . import rendering, selectors, services
 from .forms import LayoutForm, ParticipantAccessForm, RevokeForm
 from .models import CODE_ALPHABET, CODE_LENGTH, Certificate, DocumentFile, DocumentJob
 
-VERIFY_RATE = "30/m"  # per address: enough for an office checking a pile of certificates, not for guessing
-# Wrong NIK/access-code pairs: per address loosely (a training hall or a Dinsos office shares one), per NIK
-# tightly (guessing one person's code stops quickly). A participant who mistypes a few times is not kept out.
-PARTICIPANT_FAILURE_RATE = "30/15m"
-PARTICIPANT_NIK_FAILURE_RATE = "5/15m"
 # A participant's download session ends after half an hour: the phone or warnet computer may be shared.
 PARTICIPANT_SESSION_SECONDS = 30 * 60
-PARTICIPANT_THROTTLE_GROUP = "certificates.participant.wrong_pair"
 PARTICIPANT_SESSION_KEY = "certificates_person"
 JOB_LIST_LENGTH = 20
-
-
-def _client(group, request) -> str:
-    return client_ip(request) or "-"
 
 
 # --------------------------------------------------------------------------------- public verification
@@ -61,8 +50,9 @@ def _client(group, request) -> str:
 @never_cache
 @require_GET
 def verify(request, code: str):
-    if is_ratelimited(request, group="certificates.verify", key=_client, rate=VERIFY_RATE, increment=True):
-        return render(request, "certificates/verify_throttled.html", status=429)
+    """Public. A known code's page is always served and never counted (a room scanning its QR codes from one
+    address is honest use); unknown codes are counted per address, and past config.throttle.VERIFY_MISSES
+    they get the throttled page instead of the 404."""
     code = code.strip().upper()
     certificate = None
     if len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET):
@@ -74,6 +64,8 @@ def verify(request, code: str):
             .first()
         )
     if certificate is None:
+        if throttle.VERIFY_MISSES.count(request):
+            return render(request, "certificates/verify_throttled.html", status=429)
         return render(request, "certificates/verify_unknown.html", status=404)
     batch = certificate.enrollment.batch
     total_jp = sum(session.jp for session in batch.sessions.all())
@@ -516,18 +508,19 @@ def _nik_key(nik: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), nik.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _too_many_wrong_pairs(request, *, increment: bool, nik: str = "") -> bool:
-    by_address = is_ratelimited(
-        request, group=PARTICIPANT_THROTTLE_GROUP, key=_client, rate=PARTICIPANT_FAILURE_RATE, increment=increment
-    )
-    by_nik = bool(nik) and is_ratelimited(
-        request,
-        group=PARTICIPANT_THROTTLE_GROUP + ".nik",
-        key=lambda group, request: _nik_key(nik),
-        rate=PARTICIPANT_NIK_FAILURE_RATE,
-        increment=increment,
-    )
-    return by_address or by_nik
+def _wrong_pairs_blocked(request, nik: str = "") -> bool:
+    """Whether this address, or this device for this NIK, is over its limit of wrong pairs (nothing counted).
+    Never per NIK alone: a stranger's wrong codes for someone's NIK do not keep the owner out."""
+    if throttle.DOWNLOAD_WRONG_PAIRS_BY_ADDRESS.blocked(request):
+        return True
+    return bool(nik) and throttle.DOWNLOAD_WRONG_PAIRS_BY_CLIENT.blocked(request, _nik_key(nik))
+
+
+def _count_wrong_pair(request, nik: str) -> bool:
+    """Counts a wrong pair for the address and for the (NIK, device) pair; whether either is now over."""
+    by_address = throttle.DOWNLOAD_WRONG_PAIRS_BY_ADDRESS.count(request)
+    by_client = throttle.DOWNLOAD_WRONG_PAIRS_BY_CLIENT.count(request, _nik_key(nik))
+    return by_address or by_client
 
 
 def _participant_certificates(person_id):
@@ -539,35 +532,40 @@ def _participant_certificates(person_id):
     )
 
 
+def _participant_page(request, template: str, context: dict | None = None, status: int = 200):
+    """Every answer of the download page gives the browser its device id (see config/throttle.py)."""
+    response = render(request, template, context, status=status)
+    return throttle.remember_device(request, response, path=reverse("certificates:participant_download"))
+
+
 @sensitive_post_parameters("nik", "access_code")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def participant_download(request):
     """A participant's own certificates, after their NIK and personal access code. Only wrong pairs are
-    counted; over the limit every attempt from the address is refused for a while. The NIK is never put in a
-    URL, the session or a log: the session keeps the person's id."""
+    counted, per address and per (NIK, device): a right pair from a device and address that are not themselves
+    throttled always goes through. With the throttle's cache down the page refuses pairs with the 503 page
+    (config/throttle.py says why). The NIK is never put in a URL, the session or a log: the session keeps the
+    person's id."""
     person_id = request.session.get(PARTICIPANT_SESSION_KEY)
     form = ParticipantAccessForm()
     if request.method == "POST":
         if "forget" in request.POST:
             request.session.pop(PARTICIPANT_SESSION_KEY, None)
             return redirect("certificates:participant_download")
-        if _too_many_wrong_pairs(request, increment=False):
-            return render(request, "certificates/participant_throttled.html", status=429)
         form = ParticipantAccessForm(request.POST)
-        if form.is_valid() and _too_many_wrong_pairs(request, increment=False, nik=form.cleaned_data["nik"]):
-            return render(request, "certificates/participant_throttled.html", status=429)
+        nik = form.cleaned_data["nik"] if form.is_valid() else ""
+        if _wrong_pairs_blocked(request, nik):
+            return _participant_page(request, "certificates/participant_throttled.html", status=429)
         if form.is_valid():
             enrollment = (
-                Enrollment.objects.filter(
-                    person__nik=form.cleaned_data["nik"], access_code=form.cleaned_data["access_code"]
-                )
+                Enrollment.objects.filter(person__nik=nik, access_code=form.cleaned_data["access_code"])
                 .only("person_id")
                 .first()
             )
             if enrollment is None:
-                if _too_many_wrong_pairs(request, increment=True, nik=form.cleaned_data["nik"]):
-                    return render(request, "certificates/participant_throttled.html", status=429)
+                if _count_wrong_pair(request, nik):
+                    return _participant_page(request, "certificates/participant_throttled.html", status=429)
                 # The same answer whichever of the two is wrong.
                 form.add_error(None, _("NIK or access code does not match."))
             else:
@@ -577,13 +575,8 @@ def participant_download(request):
                     request.session.set_expiry(PARTICIPANT_SESSION_SECONDS)
                 return redirect("certificates:participant_download")
     certificates = list(_participant_certificates(person_id)) if person_id else None
-    return render(
-        request,
-        "certificates/participant_download.html",
-        {
-            "form": form,
-            "certificates": certificates,
-        },
+    return _participant_page(
+        request, "certificates/participant_download.html", {"form": form, "certificates": certificates}
     )
 
 

@@ -143,7 +143,15 @@ DOCUMENT_CHUNK_SIZE = env_int("DOCUMENT_CHUNK_SIZE", 25)
 SHEET_CHUNK_SIZE = env_int("SHEET_CHUNK_SIZE", 4)
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: with Redis down or unreachable, a throttle gives up within a second and fails open
+    # or closed as config/throttle.py says, instead of holding the request.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

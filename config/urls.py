@@ -19,3 +19,7 @@ urlpatterns = [
     path("sertifikat/", include("certificates.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Django's own views render 400.html, 403.html and 404.html from templates/; the server error needs a view of
+# ours, which also answers outages with the 503 page.
+handler500 = "config.views.server_error"

@@ -1,49 +1,60 @@
-"""The load balancer's health check: 200 while the database answers, 503 when it does not."""
-
-from unittest import mock
+"""The load balancer's health check: each dependency's state; 200 while the database answers (also with the
+cache or the broker down: "degraded"), 503 only when the database does not."""
 
 import pytest
-from django.db import OperationalError, connections
+
+from tests.outages import cache_down, closed_port, database_down
 
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_up_and_in_process_tasks_without_redis(client, settings):
+def test_healthz_reports_every_dependency_up_with_in_process_tasks_without_redis(client, settings):
     settings.REDIS_URL = ""
 
     response = client.get("/healthz")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok", "database": "up", "broker": "in-process"}
+    assert response.json() == {"status": "ok", "database": "up", "cache": "up", "broker": "in-process"}
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_healthz_reports_broker_up_with_redis(client, redis_required):
+def test_healthz_reports_broker_and_cache_up_with_redis(client, redis_required):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up", "broker": "up"}
+    assert response.json() == {"status": "ok", "database": "up", "cache": "up", "broker": "up"}
 
 
 def test_healthz_is_unavailable_when_the_database_is_down(client, settings):
     settings.REDIS_URL = ""
-    failure = OperationalError("could not connect to server: Connection refused")
 
-    with mock.patch.object(connections["default"], "cursor", side_effect=failure):
+    with database_down():
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "down", "broker": "in-process"}
+    assert response.json() == {"status": "unavailable", "database": "down", "cache": "up", "broker": "in-process"}
 
 
-def test_healthz_reports_broker_down_but_stays_up_while_the_database_answers(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+def test_healthz_is_degraded_but_200_when_the_cache_is_down(client, settings):
+    settings.REDIS_URL = ""
+
+    with cache_down():
+        response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "up", "cache": "down", "broker": "in-process"}
+
+
+def test_healthz_is_degraded_but_200_when_the_broker_is_down(client, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
 
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "up", "broker": "down"}
+    assert response.json()["status"] == "degraded"
+    assert response.json()["broker"] == "down"
+    assert response.json()["database"] == "up"
 
 
 def test_healthz_is_not_redirected_to_https(client, settings):

@@ -6,8 +6,6 @@ Thin like the other views: find the session (404 when its batch is hidden from t
 the session (403), call a service or selector, render."""
 
 import math
-import re
-import secrets
 from datetime import datetime, timedelta
 
 import segno
@@ -24,24 +22,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
-from config.proxy import client_ip
+from config import throttle
 from config.views_helpers import id_or_404
 from participants.models import Enrollment
 
 from . import selectors, services
 from .models import Attendance, Session
 from .rules import is_batch_staff
-
-# How many wrong access codes one device (its cookie, at its address) may type per minute. Only codes that
-# are not enrolled count: a whole room shares the venue's Wi-Fi address, and a right code always goes through.
-CHECKIN_FAILURE_RATE = "10/m"
-CHECKIN_THROTTLE_GROUP = "trainings.checkin.wrong_code"
-# A random id for the participant's browser, only to tell the devices behind one address apart.
-DEVICE_COOKIE = "sinergi_device"
-DEVICE_COOKIE_AGE = 365 * 24 * 3600
-DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}", re.ASCII)
 
 # While check-in is open, the attendance page asks for the counts (and the rows of new check-ins) this often.
 LIVE_REFRESH_SECONDS = 20
@@ -327,23 +315,14 @@ def checkin_qr(request, pk):
     return render(request, "trainings/checkin_qr.html", _qr_context(request, session))
 
 
-def _device(request) -> str:
-    value = request.COOKIES.get(DEVICE_COOKIE, "")
-    return value if DEVICE_ID.fullmatch(value) else ""
-
-
-def _checkin_client(group, request) -> str:
-    # Browsers without the cookie (refused, or a first POST) share their address's count.
-    return f"{client_ip(request)}|{_device(request) or '-'}"
-
-
 def _too_many_wrong_codes(request) -> bool:
-    """Counts one more wrong code for the device and says whether it went over the limit. Only wrong codes are
-    counted (nothing is read or written for a right one), and only wrong codes are refused for it: a right code
-    still goes through, so a participant who mistyped ten times is not kept out."""
-    return is_ratelimited(
-        request, group=CHECKIN_THROTTLE_GROUP, key=_checkin_client, rate=CHECKIN_FAILURE_RATE, increment=True
-    )
+    """Counts one more wrong code for the device and for the address and says whether either went over its
+    limit (config/throttle.py). Only wrong codes are counted (nothing is read or written for a right one), and
+    only wrong codes are refused for it: a right code still goes through, so a participant who mistyped ten
+    times is not kept out, and a room keeps checking in while the throttle's cache is down."""
+    by_device = throttle.CHECKIN_WRONG_CODES_BY_DEVICE.count(request)
+    by_address = throttle.CHECKIN_WRONG_CODES_BY_ADDRESS.count(request)
+    return by_device or by_address
 
 
 def _checkin_path() -> str:
@@ -352,17 +331,7 @@ def _checkin_path() -> str:
 
 
 def _with_device_cookie(request, response):
-    if not _device(request):
-        response.set_cookie(
-            DEVICE_COOKIE,
-            secrets.token_urlsafe(18),
-            max_age=DEVICE_COOKIE_AGE,
-            path=_checkin_path(),
-            secure=request.is_secure(),
-            httponly=True,
-            samesite="Lax",
-        )
-    return response
+    return throttle.remember_device(request, response, path=_checkin_path())
 
 
 def _refusal_codes(error: ValidationError) -> set[str]:

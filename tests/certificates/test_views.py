@@ -17,7 +17,6 @@ from pypdf import PdfReader
 
 from certificates import rendering, services
 from certificates.models import DEFAULT_NUMBER_FORMAT, Certificate, CertificateLayout, DocumentJob
-from participants.models import Person
 from tests.certificates.test_services import ISSUED, finished_batch
 from tests.factories import StaffFactory
 
@@ -419,43 +418,6 @@ def test_a_wrong_nik_and_a_wrong_code_get_the_same_message(client, participant, 
     assert [str(e) for e in first.context["form"].non_field_errors()] == [message]
     assert [str(e) for e in second.context["form"].non_field_errors()] == [message]
     assert "certificates_person" not in client.session
-
-
-def unique_nik() -> str:
-    """A valid-looking NIK of this test alone, so that counts left in a shared cache by other tests do not matter."""
-    return f"351201170885{uuid.uuid4().int % 9000 + 1000:04d}"
-
-
-def test_wrong_pairs_are_throttled_per_nik_and_per_address(client, participant, english):
-    ip = address()
-    nik = unique_nik()
-    Person.objects.filter(nik=participant["nik"]).update(nik=nik)
-    participant["nik"] = nik
-    right = {"nik": participant["nik"], "access_code": participant["code"]}
-    wrong_code = {
-        "nik": participant["nik"],
-        "access_code": "AAAAAAAA" if participant["code"] != "AAAAAAAA" else "BBBBBBBB",
-    }
-    for _attempt in range(3):
-        assert client.post(DOWNLOAD, wrong_code, REMOTE_ADDR=ip).status_code == 200
-    assert client.post(DOWNLOAD, right, REMOTE_ADDR=ip).status_code == 302  # right pairs are not counted
-    client.post(DOWNLOAD, {"forget": "1"}, REMOTE_ADDR=ip)
-    for _attempt in range(2):
-        assert client.post(DOWNLOAD, wrong_code, REMOTE_ADDR=ip).status_code == 200
-    # Five wrong codes for one NIK: that NIK is refused for a while, from any address, even with the right code.
-    response = client.post(DOWNLOAD, wrong_code, REMOTE_ADDR=ip)
-    assert response.status_code == 429 and b'id="throttled"' in response.content
-    assert client.post(DOWNLOAD, right, REMOTE_ADDR=address()).status_code == 429
-
-    # Per address: many wrong pairs (different NIKs) from one connection, then that address is refused.
-    crowded = address()
-    for _attempt in range(30):
-        wrong = {"nik": unique_nik(), "access_code": "AAAAAAAA"}
-        assert client.post(DOWNLOAD, wrong, REMOTE_ADDR=crowded).status_code == 200
-    assert (
-        client.post(DOWNLOAD, {"nik": "3512011708859999", "access_code": "AAAAAAAA"}, REMOTE_ADDR=crowded).status_code
-        == 429
-    )
 
 
 def test_malformed_input_is_explained(client, english):

@@ -9,10 +9,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from django.core import signing
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from config.throttle import CHECKIN_WRONG_CODES_BY_ADDRESS, CHECKIN_WRONG_CODES_BY_DEVICE
 from participants.models import Enrollment, Nomination, Person
 from tests.factories import (
     BatchFactory,
@@ -23,8 +24,9 @@ from tests.factories import (
     pillar,
     region,
 )
+from tests.outages import cache_down
 from trainings import selectors, services
-from trainings.attendance_views import CHECKIN_FAILURE_RATE, LIVE_OVERLAP_MS
+from trainings.attendance_views import LIVE_OVERLAP_MS
 from trainings.models import Attendance, AttendanceChange, Batch, Session
 
 pytestmark = pytest.mark.django_db
@@ -573,7 +575,7 @@ def test_a_code_of_another_batch_is_refused_and_the_form_kept(client, world, clo
     assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
 
 
-LIMIT = int(CHECKIN_FAILURE_RATE.split("/")[0])
+LIMIT = int(CHECKIN_WRONG_CODES_BY_DEVICE.rate.split("/")[0])
 
 
 def test_wrong_codes_from_one_device_are_throttled_but_a_right_code_still_goes_through(client, world, clock):
@@ -625,6 +627,39 @@ def test_a_whole_room_on_one_phone_checks_in(client, world, clock):
             phone.send("WRNG0000")
         assert 'id="checkin-done"' in phone.send(enrollment.access_code).content.decode()
     assert Attendance.objects.filter(method="self").count() == 40
+
+
+def wrong_codes_from(ip: str, times: int):
+    """Earlier wrong codes from an address, counted in the throttle's own counter, as the view counts them."""
+    request = RequestFactory().post("/", REMOTE_ADDR=ip)
+    for _attempt in range(times):
+        CHECKIN_WRONG_CODES_BY_ADDRESS.count(request)
+
+
+def test_a_venue_of_264_with_three_typos_each_is_not_held_back_by_its_address(world, clock):
+    wrong_codes_from("127.0.0.1", 264 * 3)  # the test client's address
+    phone = scan(Client(), world, clock)
+    assert phone.send("WRNG0000").status_code == 200
+    assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
+
+
+def test_an_address_over_its_limit_refuses_wrong_codes_from_any_device_but_not_right_ones(world, clock):
+    """A guesser who throws away its cookie still counts against its address."""
+    limit = int(CHECKIN_WRONG_CODES_BY_ADDRESS.rate.split("/")[0])
+    wrong_codes_from("127.0.0.1", limit)
+    phone = scan(Client(), world, clock)
+    assert phone.send("WRNG0000").status_code == 429
+    assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
+
+
+@override_settings(DEBUG=False)
+def test_with_the_cache_down_right_codes_check_in_and_wrong_ones_get_try_again_shortly(world, clock):
+    phone = scan(Client(raise_request_exception=False), world, clock)
+    with cache_down():
+        wrong = phone.send("WRNG0000")
+        assert wrong.status_code == 503 and "coba lagi sebentar" in wrong.content.decode()
+        assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
+    assert Attendance.objects.filter(method="self").count() == 1
 
 
 # ------------------------------------------------------------------------------------ live counts
