@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.tasks import enqueue_on_commit
+from config.throttle import CACHE_ERRORS
 from trainings.models import Batch
 
 from . import rendering, selectors
@@ -166,12 +167,19 @@ def certificate_layout_update(*, actor, layout: CertificateLayout) -> Certificat
 
 def _shared_pages(shared: rendering.CertificateBatch) -> tuple[bytes, bytes]:
     """The batch's shared front layer and back page, rendered once and kept in the cache; the key follows
-    their content, so any change to the training or the layout gives new ones."""
+    their content, so any change to the training or the layout gives new ones. The cache only saves time: when it
+    cannot be reached the pages are rendered again, and the chunk goes on."""
     key = "certificate-pages:" + hashlib.sha256(repr(shared).encode()).hexdigest()
-    pages = cache.get(key)
+    try:
+        pages = cache.get(key)
+    except CACHE_ERRORS:
+        pages = None
     if pages is None:
         pages = (rendering.render_certificate_static(shared), rendering.render_certificate_back(shared))
-        cache.set(key, pages, timeout=24 * 3600)
+        try:
+            cache.set(key, pages, timeout=24 * 3600)
+        except CACHE_ERRORS:
+            logger.warning("the cache is unreachable; certificate pages are rendered without it")
     return pages
 
 

@@ -10,6 +10,7 @@ from certificates import services
 from certificates.models import Certificate, DocumentJob
 from tests.certificates.test_services import finished_batch
 from tests.factories import StaffFactory
+from tests.outages import cache_down
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +206,13 @@ def test_attendance_sheets_and_reports_are_stored_under_one_name_per_file(staff,
     names = sorted(job.files.values_list("file", flat=True))
     assert names == sorted(f"documents/{batch.pk}/{job.pk}/{key}.pdf" for key in job.params["sheets"])
     assert stored_files() == names
+
+
+def test_a_job_renders_its_certificates_when_the_cache_is_down(staff, django_capture_on_commit_callbacks):
+    """The cache only keeps the batch's shared pages between chunks: without it the chunk renders them itself."""
+    batch = finished_batch(staff, participants=2)
+    with cache_down(), django_capture_on_commit_callbacks(execute=True):
+        job = services.document_job_certificates(actor=staff, batch=batch)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.error) == (DocumentJob.Status.DONE, 2, "")
+    assert all(c.pdf for c in Certificate.objects.filter(enrollment__batch=batch))
