@@ -529,10 +529,11 @@ def nomination_replace(*, actor, nomination: Nomination, data: PersonData, today
 
 def _drop_enrollment(nomination: Nomination) -> None:
     """Withdrawing or replacing an accepted nominee ends their enrolment, unless it already has attendance:
-    that is a record, kept whatever happens to the nomination."""
+    that is a record, kept whatever happens to the nomination. The enrolment is locked before looking (see
+    Enrollment.objects.locked), so attendance being saved at this moment is finished first and seen here."""
     if nomination.status != Nomination.Status.ACCEPTED:
         return
-    enrollment = Enrollment.objects.select_for_update().filter(nomination=nomination).order_by("pk").first()
+    enrollment = Enrollment.objects.filter(nomination=nomination).locked().first()
     if enrollment is None:
         return
     if enrollment.attendances.exists():
