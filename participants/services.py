@@ -798,7 +798,8 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
     from .imports import check_rows, read_spreadsheet  # imports.py builds on this module
 
     batch = _lock_batch(upload.batch)
-    upload = NominationUpload.objects.select_for_update().select_related("kabupaten").get(pk=upload.pk)
+    # Only the upload's row: locking its kabupaten's row too would hold up every write that refers to the region.
+    upload = NominationUpload.objects.select_for_update(of=("self",)).select_related("kabupaten").get(pk=upload.pk)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=upload.kabupaten, today=today)
     _check_upload_open(upload)
     previewed = {row["row"] for row in upload.report.get("valid", [])}

@@ -52,11 +52,8 @@ def batches():
     return result
 
 
-@pytest.fixture
-def operators():
-    """An operator of Situbondo and one of Gresik: two confirms of one kabupaten are decided one after the other
-    anyway, so the race is between kabupaten (a person who moved, nominated by both)."""
-    return [OperatorFactory(kabupaten=region(code), username=f"operator.{code}") for code in (SITUBONDO, GRESIK)]
+def operators_of(*codes):
+    return [OperatorFactory(kabupaten=region(code), username=f"operator.{i}") for i, code in enumerate(codes)]
 
 
 @contextmanager
@@ -114,10 +111,13 @@ def race_at_the_insert(calls) -> list:
     return outcomes
 
 
-def test_two_spreadsheet_confirms_with_the_same_new_nik_both_import_it(postgres_required, batches, operators):
+@pytest.mark.parametrize("second", [SITUBONDO, GRESIK], ids=["one kabupaten", "a person who moved"])
+def test_two_spreadsheet_confirms_with_the_same_new_nik_both_import_it(postgres_required, batches, second):
+    operators = operators_of(SITUBONDO, second)
+    kecamatan = "35.12.01" if second == SITUBONDO else "35.25.01"
     files = [
         xlsx([row(1, full_name="Siti Aminah"), row(2)]),
-        xlsx([row(1, full_name="Siti Aminah", kecamatan="35.25.01"), row(3, kecamatan="35.25.01")]),
+        xlsx([row(1, full_name="Siti Aminah", kecamatan=kecamatan), row(3, kecamatan=kecamatan)]),
     ]
     uploads = [
         services.nomination_upload_check(
@@ -164,7 +164,9 @@ def person(serial: int) -> services.PersonData:
     )
 
 
-def test_two_nominations_of_the_same_new_nik_at_once_both_stand(postgres_required, batches, operators):
+def test_two_nominations_of_the_same_new_nik_at_once_both_stand(postgres_required, batches):
+    operators = operators_of(SITUBONDO, SITUBONDO)
+
     def nominate(operator, batch):
         return lambda: services.nomination_submit(
             actor=operator, batch=batch, kabupaten=operator.kabupaten, data=person(1)
