@@ -16,10 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from psycopg2 import sql
 
-from participants import services
+from participants import registry, services
 from participants.models import Nomination, NominationEvent, NominationUpload, Person
 from tests.factories import BatchFactory, OperatorFactory, StaffFactory, pillar, region
 from tests.participants.test_imports import row, upload_file, xlsx
+from tests.participants.test_registry import person_row
+from tests.participants.test_registry import xlsx as registry_xlsx
 from trainings.models import Batch, QuotaAllocation
 
 # Real transactions, so the threads' connections see each other's commits; the reference data that a
@@ -57,15 +59,16 @@ def operators_of(*codes):
 
 
 @contextmanager
-def people_table_read_only():
-    """From a third connection, let everyone read the people table but nobody write it until the block ends."""
+def table_locked(model, mode: str):
+    """From a third connection, lock `model`'s table in `mode` until the block ends."""
     db = connection.settings_dict
     holder = psycopg2.connect(
         dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or None
     )
     try:
         with holder.cursor() as cursor:
-            cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(Person._meta.db_table)))
+            statement = sql.SQL("LOCK TABLE {} IN {} MODE").format(sql.Identifier(model._meta.db_table), sql.SQL(mode))
+            cursor.execute(statement)
         yield
     finally:
         holder.rollback()
@@ -87,9 +90,9 @@ def wait_until(condition, what: str, timeout: float = 30) -> None:
         clock.sleep(0.05)
 
 
-def race_at_the_insert(calls) -> list:
-    """Start each call in its own thread and connection; they read freely and stop at their first write of a
-    person until all of them got there. Returns each call's result or the exception it raised."""
+def in_threads(calls) -> tuple[list, list]:
+    """Each call in its own thread and connection (not started); the list gets each call's result or the
+    exception it raised."""
     outcomes = [None] * len(calls)
 
     def run(index):
@@ -100,8 +103,15 @@ def race_at_the_insert(calls) -> list:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    with people_table_read_only():
+    return [threading.Thread(target=run, args=(i,)) for i in range(len(calls))], outcomes
+
+
+def race_at_the_insert(calls) -> list:
+    """Start each call in its own thread and connection; they read freely and stop at their first write of a
+    person until all of them got there. Returns each call's result or the exception it raised."""
+    threads, outcomes = in_threads(calls)
+    # Everyone may read the people table but nobody write it, until all have read it.
+    with table_locked(Person, "SHARE"):
         for thread in threads:
             thread.start()
         wait_until(lambda: waiting_for_a_lock() == len(calls), "every call to reach the insert of the person")
@@ -179,3 +189,51 @@ def test_two_nominations_of_the_same_new_nik_at_once_both_stand(postgres_require
     assert Person.objects.filter(nik=person(1).nik).count() == 1
     assert {nomination.person_id for nomination in nominations} == {Person.objects.get(nik=person(1).nik).pk}
     assert sorted(n.batch_id for n in nominations) == sorted(b.pk for b in batches)
+
+
+def test_the_registry_import_and_a_nomination_of_the_same_new_nik_at_once(postgres_required, batches, tasks_queued):
+    """The registry import writes people in chunks: a chunk that loses the race for a new NIK is rolled back and
+    written again with the person known."""
+    operator, nominating = operators_of(SITUBONDO, SITUBONDO)
+    content = registry_xlsx([person_row(1, full_name="Siti Aminah"), person_row(2)])
+    upload = registry.registry_upload_create(actor=operator, file=upload_file(content, "anggota.xlsx"))
+    registry.registry_upload_check(upload_id=upload.pk)  # the queued jobs are run here, in the race's order
+    registry.registry_upload_confirm(actor=operator, upload=upload)
+    newcomer = services.PersonData(
+        nik=person_row(1)["nik"],
+        full_name="Siti Aminah",
+        gender="L",
+        birth_place="Situbondo",
+        birth_date=date(1985, 10, 13),
+        kabupaten=region(SITUBONDO),
+        pillar_type=pillar("psm"),
+        kecamatan=region("35.12.01"),
+    )
+
+    threads, outcomes = in_threads(
+        [
+            lambda: services.nomination_submit(
+                actor=nominating, batch=batches[0], kabupaten=region(SITUBONDO), data=newcomer
+            ),
+            lambda: registry.registry_upload_import(upload_id=upload.pk),
+        ]
+    )
+    # The nomination writes the person and stops before its history; the import's chunk then reads the NIK as
+    # new and waits at its insert for the nomination, which commits first: the chunk loses.
+    with table_locked(NominationEvent, "ACCESS EXCLUSIVE"):
+        threads[0].start()
+        wait_until(lambda: waiting_for_a_lock() == 1, "the nomination to write the person")
+        threads[1].start()
+        wait_until(lambda: waiting_for_a_lock() == 2, "the import to insert the same NIK")
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+
+    assert isinstance(outcomes[0], tuple) and outcomes[1] is None, outcomes
+    upload.refresh_from_db()
+    # The person the nomination created was corrected by the import's second run of the chunk.
+    assert (upload.status, upload.rows_done, upload.created_count, upload.updated_count) == ("done", 2, 1, 1)
+    assert Person.objects.filter(nik__in=[person_row(1)["nik"], person_row(2)["nik"]]).count() == 2
+    assert Person.objects.get(nik=newcomer.nik).phone == person_row(1)["phone"]
+    nomination, _warnings = outcomes[0]
+    assert nomination.person.nik == newcomer.nik and nomination.batch == batches[0]
