@@ -1,7 +1,8 @@
-"""Two confirms creating the same new NIK at once: real PostgreSQL connections, both having read the NIK as new
-before either writes it (a lock held from a third connection lets them read and stops them at the insert).
-The unique NIK makes one wait for the other; the loser then runs again and finds the person known. Both
-succeed, the person exists once, nothing is lost, and no unique-constraint error reaches the user as a 500."""
+"""Two writers creating the same new NIK at once (spreadsheet confirms, single nominations, the registry import):
+real PostgreSQL connections, both having read the NIK as new before either writes it (a lock held from a third
+connection forces that). The unique NIK makes one wait for the other; the loser then runs again and finds the
+person known. Both succeed, the person exists once, nothing is lost, and no unique-constraint error reaches the
+user as a 500."""
 
 import threading
 import time as clock
