@@ -154,6 +154,17 @@ class Nomination(models.Model):
         return self.status in self.ACTIVE
 
 
+class EnrollmentQuerySet(models.QuerySet):
+    def locked(self):
+        """The one lock on enrolments. Whoever adds attendance to an enrolment (a check-in, a facilitator's tap,
+        “semua hadir”) and whoever withdraws or replaces its participant (which deletes an enrolment without
+        attendance) holds these rows first, so one of them waits for the other: attendance is never recorded for
+        a participant being removed, and a participant is never removed while their attendance is being saved.
+        Rows are locked in primary-key order, so two writers locking several never wait for each other in a
+        circle."""
+        return self.select_for_update(of=("self",)).order_by("pk")
+
+
 class Enrollment(models.Model):
     """An accepted nomination: the person is a participant of the batch, with a personal access code for
     check-in and certificate download."""
@@ -165,6 +176,8 @@ class Enrollment(models.Model):
         _("access code"), max_length=ACCESS_CODE_LENGTH, unique=True, default=new_access_code
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EnrollmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["batch", "person__full_name"]

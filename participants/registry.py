@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.formats import number_format
@@ -61,10 +61,12 @@ from .services import (
     OPTIONAL_FROM_REGISTRY,
     PERSON_FIELDS,
     REGISTRY_RELATED,
+    NikTaken,
     PersonData,
     _registry_values,
     keep_registry_values,
     may_correct_registry,
+    people_create,
     person_data_errors,
     person_registry_changes,
 )
@@ -687,7 +689,7 @@ def _import(upload_id: int) -> None:
         try:
             if _import_next_chunk(upload_id, valid=valid, check=check, actor=actor):
                 return
-        except IntegrityError:
+        except NikTaken:
             # Another upload created one of these NIKs meanwhile: the chunk rolled back; read the records again.
             clashes += 1
             if clashes > 3:
@@ -755,7 +757,7 @@ def _write_chunk(chunk: list, *, actor) -> tuple[int, int, int]:
                 existing.clean_fields(exclude=REGISTRY_RELATED)
                 existing.updated_at = now
                 corrected.append(existing)
-    Person.objects.bulk_create(new, batch_size=500)
+    people_create(new)
     registry_fields = [name for name in PERSON_FIELDS if name != "nik"]
     Person.objects.bulk_update(corrected, [*registry_fields, "updated_at"], batch_size=500)
     return len(new), len(corrected), skipped

@@ -4,13 +4,14 @@ decisions all go through here, so the quota, deadline and duplicate rules hold w
 Quotas hold under concurrency: every function that takes or frees a seat locks the batch row first, so
 nominations for one batch are decided one transaction after another."""
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -143,14 +144,53 @@ def person_registry_changes(person: Person, data: PersonData) -> dict:
     return changes
 
 
+class NikTaken(ValidationError):
+    """Another transaction registered one of the NIKs being created, after they were read as new."""
+
+    def __init__(self):
+        super().__init__(
+            _("Someone else registered the same person at the same moment; please try again."), code="nik_taken"
+        )
+
+
+def people_create(people: list[Person]) -> None:
+    """The one place new people enter the registry (a nomination, a spreadsheet confirm, the registry import).
+    Their NIKs were read as new; should another transaction register one of them meanwhile, the unique NIK
+    makes this insert wait for it and then fail. The insert is undone in a savepoint and NikTaken raised, so
+    the caller can run again and find that person known (see retried_on_nik_clash)."""
+    try:
+        with transaction.atomic():
+            Person.objects.bulk_create(people, batch_size=500)
+    except IntegrityError:
+        if not Person.objects.filter(nik__in=[person.nik for person in people]).exists():
+            raise  # not a NIK clash: a fault, not a race
+        raise NikTaken() from None
+
+
+def retried_on_nik_clash(service):
+    """Run an atomic service once more when it lost a race to register a new NIK (NikTaken): its first run is
+    rolled back whole, and the second reads that person as known and decides as if it had come second. A
+    second loss (yet another new NIK taken meanwhile) reaches the user as NikTaken's message."""
+
+    @functools.wraps(service)
+    def run(*args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except NikTaken:
+            return service(*args, **kwargs)
+
+    return run
+
+
 def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, dict]:
     """Create the person or correct their registry record; returns it and the corrections for the audit
     trail ({field: [old, new]})."""
     values = _registry_values(data)
     if existing is None:
         person = Person(nik=data.nik, **values)
-        person.full_clean()
-        person.save()
+        # The unique NIK is checked by the insert itself, which also catches a NIK registered a moment ago.
+        person.full_clean(validate_unique=False)
+        people_create([person])
         return person, {}
     changes = person_registry_changes(existing, data)
     audit = {}
@@ -438,6 +478,7 @@ def _event(nomination, action, actor, *, changes=None, note=""):
 # ------------------------------------------------------------------------------------------- nominate
 
 
+@retried_on_nik_clash
 @transaction.atomic
 def nomination_submit(
     *,
@@ -529,10 +570,11 @@ def nomination_replace(*, actor, nomination: Nomination, data: PersonData, today
 
 def _drop_enrollment(nomination: Nomination) -> None:
     """Withdrawing or replacing an accepted nominee ends their enrolment, unless it already has attendance:
-    that is a record, kept whatever happens to the nomination."""
+    that is a record, kept whatever happens to the nomination. The enrolment is locked before looking (see
+    Enrollment.objects.locked), so attendance being saved at this moment is finished first and seen here."""
     if nomination.status != Nomination.Status.ACCEPTED:
         return
-    enrollment = Enrollment.objects.select_for_update().filter(nomination=nomination).order_by("pk").first()
+    enrollment = Enrollment.objects.filter(nomination=nomination).locked().first()
     if enrollment is None:
         return
     if enrollment.attendances.exists():
@@ -746,6 +788,7 @@ def _check_upload_open(upload: NominationUpload) -> None:
         raise ValidationError(_("This file was discarded; upload it again."), code="discarded")
 
 
+@retried_on_nik_clash
 @transaction.atomic
 def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | None = None) -> NominationUpload:
     """Nominate the rows of a checked upload that the preview showed as valid and that are still valid now:
@@ -755,7 +798,8 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
     from .imports import check_rows, read_spreadsheet  # imports.py builds on this module
 
     batch = _lock_batch(upload.batch)
-    upload = NominationUpload.objects.select_for_update().select_related("kabupaten").get(pk=upload.pk)
+    # Only the upload's row: locking its kabupaten's row too would hold up every write that refers to the region.
+    upload = NominationUpload.objects.select_for_update(of=("self",)).select_related("kabupaten").get(pk=upload.pk)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=upload.kabupaten, today=today)
     _check_upload_open(upload)
     previewed = {row["row"] for row in upload.report.get("valid", [])}
@@ -784,7 +828,7 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
             changes_by_nik[person.nik] = changes
         # The related records come from the check's own lists; validating them would cost a query each.
         person.clean_fields(exclude=REGISTRY_RELATED)
-    Person.objects.bulk_create(new_people, batch_size=500)
+    people_create(new_people)
     if corrected:
         now = timezone.now()
         for person in corrected:

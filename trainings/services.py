@@ -599,6 +599,15 @@ def _lock_session(session: Session) -> None:
         raise ValidationError(_("This session no longer exists."))
 
 
+def _hold_enrollment(enrollment) -> bool:
+    """Lock the participant's enrolment before adding attendance to it, after the session's lock (see
+    Enrollment.objects.locked): a withdrawal or replacement of the participant then either finished first, and
+    the enrolment is gone (False), or waits and sees the attendance, which protects the enrolment."""
+    from participants.models import Enrollment  # participants builds on trainings
+
+    return Enrollment.objects.filter(pk=enrollment.pk).locked().values_list("pk", flat=True).first() is not None
+
+
 def _check_texts(*, note: str, reason: str) -> None:
     errors = {}
     if "\x00" in note:
@@ -638,6 +647,10 @@ def attendance_record(
     if reason_required(actor=actor, batch=session.batch, today=today) and not reason:
         raise ValidationError({"reason": _("The batch is over: give a reason for the correction.")})
     _lock_session(session)
+    if not _hold_enrollment(enrollment):
+        raise ValidationError(
+            _("This participant is no longer enrolled in the batch (withdrawn or replaced)."), code="not_enrolled"
+        )
     attendance = Attendance.objects.filter(session=session, enrollment=enrollment).first()
     old = attendance.status if attendance else ""
     if attendance and attendance.status == status and attendance.note == note:
@@ -676,7 +689,8 @@ def attendance_mark_all_present(*, actor, session: Session, now=None) -> int:
     from participants.models import Enrollment  # participants builds on trainings
 
     _lock_session(session)
-    missing = Enrollment.objects.filter(batch_id=session.batch_id).exclude(attendances__session=session)
+    # Held until the end, so nobody withdrawn or replaced meanwhile is marked (see Enrollment.objects.locked).
+    missing = Enrollment.objects.filter(batch_id=session.batch_id).exclude(attendances__session=session).locked()
     method = _method_of(actor)
     created = Attendance.objects.bulk_create(
         Attendance(
@@ -828,6 +842,9 @@ def attendance_checkin(*, session: Session, stamp: str, access_code: str, now=No
     if enrollment is None:
         raise _unknown_code()
     _lock_session(session)
+    # Withdrawn or replaced since the code was read: the code is no longer in the batch, so the same refusal.
+    if not _hold_enrollment(enrollment):
+        raise _unknown_code()
     if Attendance.objects.filter(session=session, enrollment=enrollment).exists():
         raise _already_recorded()
     late = now > session.starts_at + timedelta(minutes=settings.CHECKIN_LATE_MINUTES)

@@ -331,3 +331,15 @@ def test_a_requested_replacement_can_be_answered_after_the_deadline(batch, opera
         actor=operator, nomination=nomination, data=data(3), today=AFTER_DEADLINE
     )
     assert replacement.replaces == nomination and replacement.status == Nomination.Status.PENDING
+
+
+def test_a_nik_registered_meanwhile_is_refused_as_nik_taken_and_nothing_is_written():
+    """people_create() is the one insert of new people: a NIK that exists by now (registered by another
+    transaction after it was read as new) raises NikTaken, for the caller to run again, and writes none of them."""
+    values = {"gender": "L", "birth_place": "Situbondo", "birth_date": date(1985, 8, 17)}
+    values.update(kabupaten=region("35.12"), pillar_type=pillar("psm"))
+    Person.objects.create(nik=data(1).nik, full_name="Peserta 1", **values)
+    newcomers = [Person(nik=data(2).nik, full_name="Peserta 2", **values), Person(nik=data(1).nik, **values)]
+    with override("en"), pytest.raises(services.NikTaken, match="registered the same person at the same moment"):
+        services.people_create(newcomers)
+    assert list(Person.objects.values_list("nik", flat=True)) == [data(1).nik]

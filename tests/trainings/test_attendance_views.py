@@ -786,8 +786,9 @@ def test_a_tap_is_cheap(client, world, django_assert_num_queries, who):
     client.force_login(getattr(world, who))
     enrollment = world.enrollments[0]
     # Session and user (2); the session (1) [+ facilitators (2) and record (1)]; the participant (1); the
-    # savepoint (2), the session's lock, the read, the write and its history (4); the counts (2).
-    expected = 15 if who == "teacher" else 12
+    # savepoint (2), the session's lock, the participant's lock, the read, the write and its history (5); the
+    # counts (2).
+    expected = 16 if who == "teacher" else 13
     with django_assert_num_queries(expected):
         response = client.post(mark_url(world), {"enrollment": enrollment.pk, "status": "izin"}, **HTMX)
     assert counts_in(response.content.decode())["izin"] == 1
