@@ -33,10 +33,12 @@ from trainings.models import Batch
 
 from .models import Person
 from .nik import FEMALE, MALE, all_region_codes, mask_nik
+from .privacy import hides_registry_from
 from .services import (
     OPTIONAL_FROM_REGISTRY,
     NominationContext,
     PersonData,
+    answers_for,
     keep_registry_values,
     may_correct_registry,
     person_data_errors,
@@ -669,11 +671,16 @@ def check_rows(
             )
         other_warnings = []
         if not problems:
-            blocked, other_warnings = context.problems(
-                kabupaten=kabupaten, data=row.data, by_staff=actor.is_organiser_staff
+            blocked, other_warnings = answers_for(
+                actor,
+                existing,
+                *context.problems(kabupaten=kabupaten, data=row.data, by_staff=actor.is_organiser_staff),
             )
+            hidden = hides_registry_from(actor, existing)
             for name, message in blocked.items():
-                if row.nik in context.active:
+                if hidden and name == "nik":
+                    problems["nik"] = ("nik", message)
+                elif row.nik in context.active:
                     problems["nik"] = ("nominated", message)
                 elif row.nik in context.overlapping:
                     problems["nik"] = ("overlap", message)
@@ -684,15 +691,9 @@ def check_rows(
         row.warnings += [("", "completed", message) for message in other_warnings]
         if row.is_valid:
             context.take(kabupaten=kabupaten, data=row.data)
-            if existing is not None and not correct:
-                row.warnings.append(
-                    (
-                        "",
-                        "registry",
-                        _("This person is registered by another regency/city; their record will not be changed."),
-                    )
-                )
-            elif existing is not None:
+            # A person registered elsewhere (whom only staff may correct) gets no word of it: an operator hears
+            # what they would of a new NIK (privacy.py), and the staff see the conflict when reviewing.
+            if existing is not None and correct:
                 changed = person_registry_changes(existing, row.data)
                 if changed:
                     row.warnings.append(
