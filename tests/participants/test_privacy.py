@@ -459,3 +459,22 @@ def test_once_accepted_the_operator_sees_the_participant_as_typed_and_gets_no_ce
     assert not certificates_visible_to(nominated.operator).filter(pk=certificate.pk).exists()
     assert not nominated.operator.has_perm("certificates.certificate.download", certificate)
     assert client.get(reverse("certificates:certificate_download", args=[certificate.pk])).status_code == 404
+
+
+def test_once_accepted_and_running_no_operator_facing_url_shows_the_registry_values(client, nominated):
+    """The same crawl once the staff accepted the nomination and the batch runs: the participant list, the
+    attendance recap and its export show the participant as the operator typed them."""
+    services.nominations_decide(
+        actor=nominated.staff,
+        batch=nominated.batch,
+        nomination_ids=[nominated.nomination.pk],
+        decision=services.Decision.ACCEPT,
+    )
+    Batch.objects.filter(pk=nominated.batch.pk).update(status=Batch.Status.RUNNING)
+    client.force_login(nominated.operator)
+    ids = {nominated.batch.pk, nominated.nomination.pk, nominated.person.pk}
+    ids.add(Enrollment.objects.get(nomination=nominated.nomination).pk)
+    found = []
+    for url in app_urls(sorted(ids)):
+        found.extend(f"{url}: {what}" for what in leaks(body_text(client.get(url)), nominated.secrets))
+    assert not found, "\n".join(found)
