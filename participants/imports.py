@@ -33,12 +33,11 @@ from trainings.models import Batch
 
 from .models import Person
 from .nik import FEMALE, MALE, all_region_codes, mask_nik
-from .privacy import hides_registry_from
 from .services import (
+    NOT_NOMINABLE,
     OPTIONAL_FROM_REGISTRY,
     NominationContext,
     PersonData,
-    answers_for,
     keep_registry_values,
     may_correct_registry,
     person_data_errors,
@@ -671,14 +670,9 @@ def check_rows(
             )
         other_warnings = []
         if not problems:
-            blocked, other_warnings = answers_for(
-                actor,
-                existing,
-                *context.problems(kabupaten=kabupaten, data=row.data, by_staff=actor.is_organiser_staff),
-            )
-            hidden = hides_registry_from(actor, existing)
+            blocked, other_warnings = context.answers_for(actor, kabupaten=kabupaten, data=row.data)
             for name, message in blocked.items():
-                if hidden and name == "nik":
+                if name == "nik" and message == str(NOT_NOMINABLE):  # the code would tell the reason
                     problems["nik"] = ("nik", message)
                 elif row.nik in context.active:
                     problems["nik"] = ("nominated", message)

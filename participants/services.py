@@ -182,14 +182,17 @@ def submitted_values(data: PersonData) -> dict:
 NOT_NOMINABLE = _lazy("This NIK cannot be nominated to this batch; please contact the organiser's staff.")
 
 
-def answers_for(actor, person: Person | None, errors: dict, warnings: list) -> tuple[dict, list]:
+def answers_for(
+    actor, person: Person | None, errors: dict, warnings: list, *, own_seat: bool = False
+) -> tuple[dict, list]:
     """The errors and warnings of nominating `person` as `actor` may hear them. For an operator and a person
     registered elsewhere (privacy.hides_registry_from), every answer drawn from the registry or its history
     goes: a refusal on the NIK becomes NOT_NOMINABLE and those warnings are dropped, so the operator hears what
-    they would hear of a NIK the registry does not know. Quota answers depend on what they typed and stay."""
+    they would hear of a NIK the registry does not know. Quota answers depend on what they typed and stay, and
+    so does "already nominated" when the seat is held by the actor's own kabupaten (`own_seat`)."""
     if not hides_registry_from(actor, person):
         return errors, warnings
-    if "nik" in errors:
+    if "nik" in errors and not own_seat:
         errors = {**errors, "nik": str(NOT_NOMINABLE)}
     return errors, []
 
@@ -338,16 +341,25 @@ class NominationContext:
     completed: set  # NIKs who already completed this program
     rejected: dict = field(default_factory=dict)  # nik -> the staff's reason, for people rejected in this batch
     pending_elsewhere: dict = field(default_factory=dict)  # nik -> another overlapping batch they wait for
+    active_by: dict = field(default_factory=dict)  # nik -> the kabupaten whose nomination holds the seat
+
+    def answers_for(self, actor, *, kabupaten: Region, data: PersonData) -> tuple[dict, list]:
+        """problems() as `actor` may hear them (see the module function answers_for)."""
+        errors, warnings = self.problems(kabupaten=kabupaten, data=data, by_staff=actor.is_organiser_staff)
+        # Already nominated by this very kabupaten: they see that nomination in their list anyway.
+        own_seat = self.active_by.get(data.nik) == kabupaten.pk
+        return answers_for(actor, self.people.get(data.nik), errors, warnings, own_seat=own_seat)
 
     @classmethod
     def load(cls, batch: Batch, niks) -> "NominationContext":
         niks = set(niks)
         people = {p.nik: p for p in Person.objects.filter(nik__in=niks)}
-        active = set(
+        active_by = dict(
             batch.nominations.filter(status__in=Nomination.ACTIVE, person__nik__in=niks).values_list(
-                "person__nik", flat=True
+                "person__nik", "kabupaten_id"
             )
         )
+        active = set(active_by)
         others = Enrollment.objects.filter(person__nik__in=niks).exclude(batch=batch).select_related("batch")
         overlapping, completed = {}, set()
         for enrollment in others.only(
@@ -383,6 +395,7 @@ class NominationContext:
             completed=completed,
             rejected=rejected,
             pending_elsewhere=pending_elsewhere,
+            active_by=active_by,
         )
 
     def problems(self, *, kabupaten: Region, data: PersonData, by_staff: bool = False) -> tuple[dict, list]:
@@ -498,9 +511,7 @@ def nomination_submit(
     correct = may_correct_registry(actor, existing)
     if existing is not None and correct:
         keep_registry_values(data, existing)
-    errors, more_warnings = answers_for(
-        actor, existing, *context.problems(kabupaten=kabupaten, data=data, by_staff=actor.is_organiser_staff)
-    )
+    errors, more_warnings = context.answers_for(actor, kabupaten=kabupaten, data=data)
     if errors:
         raise ValidationError(errors)
     if correct:

@@ -150,7 +150,7 @@ def review_page(*, batch: Batch, filters: ReviewFilters) -> ReviewPage:
 
     nominations = list(
         filters.apply(batch.nominations.all())
-        .select_related("person", "kabupaten", "kecamatan", "pillar_type")
+        .select_related("person__kabupaten", "kabupaten", "kecamatan", "pillar_type")
         .order_by("kabupaten__code", "person__full_name", "pk")
     )
     for nomination in nominations:

@@ -346,8 +346,8 @@ def normalised(text: str, nik: str) -> str:
 
 
 def answers(client, world: World, nik: str, values: dict) -> list[str]:
-    """What the Gresik operator hears about `nik`: the NIK fill-in, the spreadsheet check, and the one-by-one
-    form with a mistake and without."""
+    """What the Gresik operator hears about `nik`: the NIK fill-in, the spreadsheet check, the one-by-one
+    form with a mistake and without, and both again once it is nominated."""
     batch = world.batch
     page = reverse("participants:batch_nominations", args=[batch.pk])
     upload = reverse("participants:import_upload", args=[batch.pk])
@@ -355,6 +355,9 @@ def answers(client, world: World, nik: str, values: dict) -> list[str]:
     replies.append(client.post(upload, {"file": world.sheet(nik, values)}, follow=True))
     replies.append(client.post(page, {**world.form(nik, values), "email": "bukan-surel"}))
     replies.append(client.post(page, world.form(nik, values), follow=True))
+    # Once nominated, the same NIK again: their own nomination holds the seat either way.
+    replies.append(client.post(page, world.form(nik, values)))
+    replies.append(client.post(upload, {"file": world.sheet(nik, values)}, follow=True))
     return [normalised(body_text(reply) + flashes(reply), nik) for reply in replies]
 
 
@@ -478,3 +481,11 @@ def test_once_accepted_and_running_no_operator_facing_url_shows_the_registry_val
     for url in app_urls(sorted(ids)):
         found.extend(f"{url}: {what}" for what in leaks(body_text(client.get(url)), nominated.secrets))
     assert not found, "\n".join(found)
+
+
+def test_the_review_list_marks_a_nominee_registered_elsewhere(client, nominated):
+    client.force_login(nominated.staff)
+    html = client.get(reverse("participants:review", args=[nominated.batch.pk])).content.decode()
+    row = html[html.index(f'data-nomination="{nominated.nomination.pk}"') :].split("</tr>")[0]
+    assert 'data-conflict="elsewhere"' in row and "Kabupaten Situbondo" in row
+    assert html.count('data-conflict="elsewhere"') == 1
