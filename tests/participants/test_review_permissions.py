@@ -5,7 +5,7 @@ redirect (302) with the change made. Someone who can find the batch but may not 
 the review page, the facilitator teaching in it) gets 403. Someone for whom the batch, nomination or person
 does not exist (another organiser's staff, another kabupaten's operator) gets 404, so ids cannot be probed;
 and every refused request writes nothing. The registry is scoped the same way: staff find the people
-nominated to their organiser's batches, an operator those of their kabupaten or nominated by it."""
+nominated to their organiser's batches, an operator those registered in their kabupaten (participants.privacy)."""
 
 from datetime import date, timedelta
 from io import BytesIO
