@@ -4,6 +4,7 @@ trainings.selectors.batches_visible_to decide what can be found at all."""
 
 import rules
 
+from participants.privacy import sees_registry_record
 from trainings.rules import is_batch_operator, is_batch_staff, is_organiser_staff
 
 
@@ -14,12 +15,16 @@ def is_certificate_staff(user, certificate) -> bool:
 
 @rules.predicate
 def is_certificate_operator(user, certificate) -> bool:
-    """An operator may download the valid certificates of their own kabupaten's participants."""
+    """An operator may download the valid certificates of the participants their kabupaten nominated who are
+    registered in it: a certificate carries the registry's name and birth data, which an operator does not see
+    of someone registered elsewhere (participants.privacy); that participant downloads it with their access
+    code, or the staff hand it over."""
     return (
         certificate is not None
         and user.is_operator
         and certificate.revoked_at is None
         and certificate.enrollment.nomination.kabupaten_id == user.kabupaten_id
+        and sees_registry_record(user, certificate.enrollment.person)
     )
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from participants.privacy import registry_scope
 from trainings.models import Batch, Session
 
 from .formatting import date_span, format_nip, long_date
@@ -111,14 +112,17 @@ def certificate_entry(certificate: Certificate, *, issue_place: str, preview: bo
 
 
 def certificates_visible_to(user) -> QuerySet[Certificate]:
-    """Staff: their organiser's certificates. Operators: those of their kabupaten's participants."""
+    """Staff: their organiser's certificates. Operators: those of their kabupaten's participants registered in
+    it (participants.privacy: a certificate shows the registry's record)."""
     certificates = Certificate.objects.all()
     if not user.is_authenticated:
         return certificates.none()
     if user.is_organiser_staff:
         return certificates.filter(organiser_id=user.organiser_id)
     if user.is_operator:
-        return certificates.filter(enrollment__nomination__kabupaten_id=user.kabupaten_id)
+        return certificates.filter(
+            registry_scope(user, "enrollment__person__"), enrollment__nomination__kabupaten_id=user.kabupaten_id
+        )
     return certificates.none()
 
 

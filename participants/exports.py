@@ -82,7 +82,8 @@ def enrollments_xlsx(enrollments: list[Enrollment], *, batch, with_access_codes:
             GENDER_ID.get(person.gender, person.gender),
             person.birth_place,
             person.birth_date,
-            person.kabupaten.name,
+            # Empty for a participant registered elsewhere, shown to an operator as typed (privacy.py).
+            person.kabupaten.name if person.kabupaten_id else "",
             person.kecamatan.name if person.kecamatan_id else "",
             person.village,
             person.address,

@@ -34,6 +34,7 @@ from trainings.models import Batch
 from .models import Person
 from .nik import FEMALE, MALE, all_region_codes, mask_nik
 from .services import (
+    NOT_NOMINABLE,
     OPTIONAL_FROM_REGISTRY,
     NominationContext,
     PersonData,
@@ -669,11 +670,11 @@ def check_rows(
             )
         other_warnings = []
         if not problems:
-            blocked, other_warnings = context.problems(
-                kabupaten=kabupaten, data=row.data, by_staff=actor.is_organiser_staff
-            )
+            blocked, other_warnings = context.answers_for(actor, kabupaten=kabupaten, data=row.data)
             for name, message in blocked.items():
-                if row.nik in context.active:
+                if name == "nik" and message == str(NOT_NOMINABLE):  # the code would tell the reason
+                    problems["nik"] = ("nik", message)
+                elif row.nik in context.active:
                     problems["nik"] = ("nominated", message)
                 elif row.nik in context.overlapping:
                     problems["nik"] = ("overlap", message)
@@ -684,15 +685,9 @@ def check_rows(
         row.warnings += [("", "completed", message) for message in other_warnings]
         if row.is_valid:
             context.take(kabupaten=kabupaten, data=row.data)
-            if existing is not None and not correct:
-                row.warnings.append(
-                    (
-                        "",
-                        "registry",
-                        _("This person is registered by another regency/city; their record will not be changed."),
-                    )
-                )
-            elif existing is not None:
+            # A person registered elsewhere (whom only staff may correct) gets no word of it: an operator hears
+            # what they would of a new NIK (privacy.py), and the staff see the conflict when reviewing.
+            if existing is not None and correct:
                 changed = person_registry_changes(existing, row.data)
                 if changed:
                     row.warnings.append(

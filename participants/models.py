@@ -87,6 +87,13 @@ class Person(models.Model):
     def __str__(self):
         return self.full_name
 
+    def save(self, *args, **kwargs):
+        # A stand-in showing an operator what they typed (privacy.person_as_submitted) must never overwrite
+        # the registry record it stands for.
+        if getattr(self, "shielded", False):
+            raise RuntimeError("A person as submitted by an operator is for display only.")
+        super().save(*args, **kwargs)
+
     @property
     def masked_nik(self) -> str:
         return mask_nik(self.nik)
@@ -119,6 +126,9 @@ class Nomination(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(_("reason"), blank=True)
+    # The person's data as the nominating operator or staff member submitted it: what an operator is shown of
+    # someone registered in another kabupaten, and what staff compare with the registry to see a conflict.
+    submitted = models.JSONField(_("data as submitted"), default=dict, blank=True)
     replaces = models.OneToOneField(
         "self", models.PROTECT, null=True, blank=True, related_name="replaced_by", verbose_name=_("replaces")
     )

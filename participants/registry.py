@@ -9,7 +9,8 @@ chunks of CHUNK_ROWS rows, each chunk in its own transaction together with the c
 re-run continues where the last one stopped.
 
 An operator's rows must be of their own kabupaten (another one is a problem of the row), and a known person
-registered by another kabupaten is left as it is (skipped, with the reason); staff may correct anyone."""
+registered by another kabupaten is left as it is; the operator is told of that row what they would be told of
+a new NIK (see participants.privacy). Staff may correct anyone."""
 
 import csv
 import io
@@ -57,6 +58,7 @@ from .imports import _csv_rows as csv_table
 from .imports import _xlsx_rows as xlsx_table
 from .models import Person, RegistryUpload
 from .nik import all_region_codes, mask_nik
+from .privacy import hides_registry_from
 from .services import (
     OPTIONAL_FROM_REGISTRY,
     PERSON_FIELDS,
@@ -512,7 +514,9 @@ def check_rows(sheet_rows: list, *, actor, kabupaten: Region | None, only=None, 
         row.warnings = [("nik", "nik", message) for message in nik_warnings]
         if not row.is_valid:
             continue
-        if existing is None:
+        if existing is None or hides_registry_from(actor, existing):
+            # To an operator, a NIK registered in another kabupaten reads as a new one (privacy.py); its record
+            # is left as it is when importing.
             row.action = "create"
         elif not correct:
             row.action = "skip"
@@ -736,7 +740,7 @@ def _write_chunk(chunk: list, *, actor) -> tuple[int, int, int]:
     """Create the new NIKs and correct the known people the actor may correct; the records read now, under
     the transaction, decide (not the check's)."""
     people = _people(row.data.nik for row in chunk)
-    new, corrected, skipped = [], [], 0
+    new, corrected, skipped, created_hidden = [], [], 0, 0
     now = timezone.now()
     for row in chunk:
         existing = people.get(row.data.nik)
@@ -747,6 +751,9 @@ def _write_chunk(chunk: list, *, actor) -> tuple[int, int, int]:
             person.clean_fields(exclude=REGISTRY_RELATED)
             new.append(person)
             people[person.nik] = person
+        elif hides_registry_from(actor, existing):
+            # Counted as the preview showed it to the operator: as new (privacy.py); the record is not touched.
+            created_hidden += 1
         elif not may_correct_registry(actor, existing):
             skipped += 1
         else:
@@ -760,7 +767,7 @@ def _write_chunk(chunk: list, *, actor) -> tuple[int, int, int]:
     people_create(new)
     registry_fields = [name for name in PERSON_FIELDS if name != "nik"]
     Person.objects.bulk_update(corrected, [*registry_fields, "updated_at"], batch_size=500)
-    return len(new), len(corrected), skipped
+    return len(new) + created_hidden, len(corrected), skipped
 
 
 def may_retry(upload: RegistryUpload) -> bool:

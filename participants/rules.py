@@ -1,12 +1,13 @@
 """Who may nominate, review and see people. Personal data (NIK, birth date, phone, address) is for the
-organiser's staff and the nominating kabupaten's operator only. The person rules mirror
-selectors.people_visible_to(): a person the user cannot find is one they may not see."""
+organiser's staff and the operator of the person's own kabupaten only (participants.privacy). The person
+rules mirror selectors.people_visible_to(): a person the user cannot find is one they may not see."""
 
 import rules
 
 from trainings.rules import is_batch_operator, is_batch_staff, is_organiser_staff
 
 from .models import Nomination
+from .privacy import sees_registry_record
 
 
 @rules.predicate
@@ -48,17 +49,9 @@ def is_person_staff(user, person) -> bool:
 
 @rules.predicate
 def is_person_operator(user, person) -> bool:
-    """The operator of the person's kabupaten, or of a kabupaten whose nomination of them is still active
-    (waiting, accepted or replacement requested): once withdrawn, rejected or replaced, that operator
-    sees the person masked on their nomination's record and no longer finds them in the registry."""
-    if person is None or not user.is_authenticated or not user.is_operator:
-        return False
-    if person.kabupaten_id == user.kabupaten_id:
-        return True
-    loaded = _loaded_nominations(person)
-    if loaded is not None:
-        return any(n.kabupaten_id == user.kabupaten_id and n.status in Nomination.ACTIVE for n in loaded)
-    return person.nominations.filter(kabupaten_id=user.kabupaten_id, status__in=Nomination.ACTIVE).exists()
+    """The operator of the person's kabupaten (privacy.sees_registry_record). An operator who nominated
+    someone registered elsewhere sees only what they typed, on their nomination's record."""
+    return person is not None and sees_registry_record(user, person)
 
 
 rules.add_perm("participants.nominate", rules.is_authenticated & (is_batch_staff | is_batch_operator))

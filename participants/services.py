@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from pillars.models import PillarType, Region
 from trainings.models import Batch, QuotaAllocation
@@ -30,6 +31,7 @@ from .models import (
     new_access_code,
 )
 from .nik import nik_check
+from .privacy import hides_registry_from
 
 # ------------------------------------------------------------------------------------------- person data
 
@@ -203,6 +205,38 @@ def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, 
     return existing, audit
 
 
+def submitted_values(data: PersonData) -> dict:
+    """What a nomination keeps of the person's data as submitted (Nomination.submitted), as JSON."""
+    values = {}
+    for name in PERSON_FIELDS:
+        value = getattr(data, name)
+        if name in REGISTRY_RELATED:
+            values[name] = value.pk if value is not None else None
+        else:
+            values[name] = _audit_value(value.strip() if isinstance(value, str) else value)
+    return values
+
+
+# What an operator is told when a NIK of someone registered in another kabupaten cannot be nominated: the
+# same words whatever the reason, so that the answer does not tell what the registry knows of them.
+NOT_NOMINABLE = _lazy("This NIK cannot be nominated to this batch; please contact the organiser's staff.")
+
+
+def answers_for(
+    actor, person: Person | None, errors: dict, warnings: list, *, own_seat: bool = False
+) -> tuple[dict, list]:
+    """The errors and warnings of nominating `person` as `actor` may hear them. For an operator and a person
+    registered elsewhere (privacy.hides_registry_from), every answer drawn from the registry or its history
+    goes: a refusal on the NIK becomes NOT_NOMINABLE and those warnings are dropped, so the operator hears what
+    they would hear of a NIK the registry does not know. Quota answers depend on what they typed and stay, and
+    so does "already nominated" when the seat is held by the actor's own kabupaten (`own_seat`)."""
+    if not hides_registry_from(actor, person):
+        return errors, warnings
+    if "nik" in errors and not own_seat:
+        errors = {**errors, "nik": str(NOT_NOMINABLE)}
+    return errors, []
+
+
 def may_correct_registry(actor, person: Person | None) -> bool:
     """Staff correct any registry record; an operator only the records of their own kabupaten's people, so a
     nomination from elsewhere cannot rewrite someone's data (or move them to another kabupaten)."""
@@ -347,16 +381,25 @@ class NominationContext:
     completed: set  # NIKs who already completed this program
     rejected: dict = field(default_factory=dict)  # nik -> the staff's reason, for people rejected in this batch
     pending_elsewhere: dict = field(default_factory=dict)  # nik -> another overlapping batch they wait for
+    active_by: dict = field(default_factory=dict)  # nik -> the kabupaten whose nomination holds the seat
+
+    def answers_for(self, actor, *, kabupaten: Region, data: PersonData) -> tuple[dict, list]:
+        """problems() as `actor` may hear them (see the module function answers_for)."""
+        errors, warnings = self.problems(kabupaten=kabupaten, data=data, by_staff=actor.is_organiser_staff)
+        # Already nominated by this very kabupaten: they see that nomination in their list anyway.
+        own_seat = self.active_by.get(data.nik) == kabupaten.pk
+        return answers_for(actor, self.people.get(data.nik), errors, warnings, own_seat=own_seat)
 
     @classmethod
     def load(cls, batch: Batch, niks) -> "NominationContext":
         niks = set(niks)
         people = {p.nik: p for p in Person.objects.filter(nik__in=niks)}
-        active = set(
+        active_by = dict(
             batch.nominations.filter(status__in=Nomination.ACTIVE, person__nik__in=niks).values_list(
-                "person__nik", flat=True
+                "person__nik", "kabupaten_id"
             )
         )
+        active = set(active_by)
         others = Enrollment.objects.filter(person__nik__in=niks).exclude(batch=batch).select_related("batch")
         overlapping, completed = {}, set()
         for enrollment in others.only(
@@ -392,6 +435,7 @@ class NominationContext:
             completed=completed,
             rejected=rejected,
             pending_elsewhere=pending_elsewhere,
+            active_by=active_by,
         )
 
     def problems(self, *, kabupaten: Region, data: PersonData, by_staff: bool = False) -> tuple[dict, list]:
@@ -508,22 +552,21 @@ def nomination_submit(
     correct = may_correct_registry(actor, existing)
     if existing is not None and correct:
         keep_registry_values(data, existing)
-    errors, more_warnings = context.problems(kabupaten=kabupaten, data=data, by_staff=actor.is_organiser_staff)
+    errors, more_warnings = context.answers_for(actor, kabupaten=kabupaten, data=data)
     if errors:
         raise ValidationError(errors)
     if correct:
         person, changes = _person_save(data=data, existing=existing)
     else:
+        # Registered by another kabupaten: their record stays; staff see the conflict on the review page.
         person, changes = existing, {}
-        more_warnings.append(
-            _("This person is registered by another regency/city; their registry record was not changed.")
-        )
     nomination = Nomination.objects.create(
         batch=batch,
         person=person,
         kabupaten=kabupaten,
         pillar_type=data.pillar_type,
         kecamatan=data.kecamatan,
+        submitted=submitted_values(data),
         replaces=replaces,
         nominated_by=actor,
     )
@@ -536,7 +579,8 @@ def nomination_submit(
                 replaces,
                 NominationEvent.Action.REPLACED,
                 actor,
-                note=_("Replaced by %(name)s.") % {"name": person.full_name},
+                # The name as submitted: the operator reads this note, and may not see the registry's.
+                note=_("Replaced by %(name)s.") % {"name": data.full_name.strip()},
             )
         )
     NominationEvent.objects.bulk_create(events)
@@ -844,6 +888,7 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
                 kabupaten=upload.kabupaten,
                 pillar_type=row.data.pillar_type,
                 kecamatan=row.data.kecamatan,
+                submitted=submitted_values(row.data),
                 upload=upload,
                 nominated_by=actor,
             )

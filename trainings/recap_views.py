@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from config.forms import add_service_errors
 from config.views_helpers import parse_id, require
+from participants.privacy import shield_enrollments
 from participants.selectors import enrollments_visible_to
 
 from . import exports, selectors, services
@@ -31,7 +32,10 @@ def _recap_for(request, pk):
     batch = get_object_or_404(selectors.batches_visible_to(request.user).select_related("program", "organiser"), pk=pk)
     require(request.user, "trainings.attendance_recap.view", batch)
     enrollments = enrollments_visible_to(request.user).filter(batch=batch)
-    return batch, selectors.attendance_recap(batch=batch, enrollments=enrollments)
+    recap = selectors.attendance_recap(batch=batch, enrollments=enrollments)
+    # An operator's participant registered elsewhere appears as the operator typed them (participants.privacy).
+    shield_enrollments(request.user, [row.enrollment for row in recap.rows])
+    return batch, recap
 
 
 @login_required

@@ -1,9 +1,10 @@
 """Reads for the participants pages. Shared scoping here; each area's reads in its own module."""
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from ..models import Enrollment, Nomination, Person
+from ..privacy import registry_scope
 
 
 def nominations_visible_to(user) -> QuerySet[Nomination]:
@@ -30,9 +31,9 @@ def enrollments_visible_to(user) -> QuerySet[Enrollment]:
 
 
 def people_visible_to(user) -> QuerySet[Person]:
-    """Staff: the people nominated to one of their organiser's batches. Operators: the people of their
-    kabupaten and those their kabupaten holds an active nomination for (waiting, accepted, replacement
-    requested). Others: nobody. rules.py asks the same of one person."""
+    """Staff: the people nominated to one of their organiser's batches. Operators: the people registered in
+    their kabupaten (privacy.registry_scope), not those of elsewhere whom they nominated. Others: nobody.
+    rules.py asks the same of one person."""
     people = Person.objects.all()
     if not user.is_authenticated:
         return people.none()
@@ -41,10 +42,7 @@ def people_visible_to(user) -> QuerySet[Person]:
             Exists(Nomination.objects.filter(person=OuterRef("pk"), batch__organiser_id=user.organiser_id))
         )
     if user.is_operator:
-        nominated = Nomination.objects.filter(
-            person=OuterRef("pk"), kabupaten_id=user.kabupaten_id, status__in=Nomination.ACTIVE
-        )
-        return people.filter(Q(kabupaten_id=user.kabupaten_id) | Exists(nominated))
+        return people.filter(registry_scope(user))
     return people.none()
 
 

@@ -11,6 +11,7 @@ from trainings.models import Batch, QuotaAllocation
 from trainings.selectors import attendance_matrix, batches_visible_to
 
 from ..models import AssignmentLetter, Nomination
+from ..privacy import shield
 from ..services import QuotaState, nomination_window_open
 from . import enrollments_visible_to, nominations_visible_to, related_or_none
 
@@ -181,6 +182,9 @@ def batch_nominations(*, user, batch: Batch, kabupaten: Region) -> BatchNominati
     )
     rows = []
     for nomination in nominations:
+        # Of a person registered elsewhere, the operator sees what they typed (privacy.py); the chain too.
+        for shown in (nomination, related_or_none(nomination, "replaces"), related_or_none(nomination, "replaced_by")):
+            shield(user, shown)
         enrolled = (
             nomination.status == Nomination.Status.ACCEPTED and related_or_none(nomination, "enrollment") is not None
         )

@@ -11,6 +11,7 @@ from pillars.models import Region
 from trainings.models import Batch, QuotaAllocation
 
 from ..models import AssignmentLetter, Enrollment, Nomination, NominationEvent, Person
+from ..privacy import shield_enrollments
 from ..services import QuotaState
 from . import enrollments_visible_to, people_visible_to, related_or_none
 
@@ -149,7 +150,7 @@ def review_page(*, batch: Batch, filters: ReviewFilters) -> ReviewPage:
 
     nominations = list(
         filters.apply(batch.nominations.all())
-        .select_related("person", "kabupaten", "kecamatan", "pillar_type")
+        .select_related("person__kabupaten", "kabupaten", "kecamatan", "pillar_type")
         .order_by("kabupaten__code", "person__full_name", "pk")
     )
     for nomination in nominations:
@@ -178,7 +179,7 @@ def enrollment_list(*, user, batch: Batch, kabupaten_id: int | None = None) -> l
     enrollments = enrollments_visible_to(user).filter(batch=batch)
     if kabupaten_id:
         enrollments = enrollments.filter(nomination__kabupaten_id=kabupaten_id)
-    return list(
+    rows = list(
         enrollments.select_related(
             "person__kabupaten",
             "person__kecamatan",
@@ -188,6 +189,8 @@ def enrollment_list(*, user, batch: Batch, kabupaten_id: int | None = None) -> l
             "nomination__pillar_type",
         ).order_by("nomination__kabupaten__code", "person__full_name", "pk")
     )
+    # An operator's participant registered elsewhere appears as they typed them, in the page and the export.
+    return shield_enrollments(user, rows)
 
 
 def enrollment_kabupaten(*, user, batch: Batch) -> list[Region]:
@@ -251,6 +254,42 @@ def event_changes(event: NominationEvent) -> list[Change]:
             )
         )
     return changes
+
+
+@dataclass
+class Conflict:
+    """A value the nominating operator typed that differs from the person's registry record."""
+
+    label: str
+    submitted: str
+    registry: str
+    personal: bool = False
+
+
+# The fields staff compare between a nomination as submitted and the registry.
+COMPARED_FIELDS = ("full_name", "gender", "birth_place", "birth_date", "address", "village", "phone", "email")
+
+
+def nomination_conflicts(nomination: Nomination) -> list[Conflict]:
+    """For the staff: the values a nomination was submitted with that differ from the registry record (the
+    registry was not corrected when the person is registered by another kabupaten). Nominations from before
+    the submitted values were kept have none. No query once the nomination's person is loaded."""
+    submitted = nomination.submitted or {}
+    person = nomination.person
+    conflicts = []
+    for name in COMPARED_FIELDS:
+        if name not in submitted:
+            continue
+        typed = submitted[name] or ""
+        stored = getattr(person, name)
+        stored = stored.isoformat() if hasattr(stored, "isoformat") else stored or ""
+        if str(typed).strip() != str(stored).strip():
+            conflicts.append(
+                Conflict(
+                    _person_field_label(name), _display(name, typed), _display(name, stored), name in PERSONAL_FIELDS
+                )
+            )
+    return conflicts
 
 
 def nomination_record(nominations: QuerySet[Nomination], pk: int) -> Nomination:

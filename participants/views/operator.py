@@ -17,7 +17,7 @@ from config.forms import add_service_errors
 from config.views_helpers import require
 from trainings.models import Batch
 
-from .. import services
+from .. import privacy, services
 from ..forms import PERSON_FORM_FIELDS, LetterForm, PersonForm, WithdrawForm
 from ..models import Nomination
 from ..selectors import nominations_visible_to, people_visible_to
@@ -100,7 +100,9 @@ def batch_nominations(request, batch_pk):
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, _("%(name)s was nominated.") % {"name": nomination.person.full_name})
+            messages.success(
+                request, _("%(name)s was nominated.") % {"name": privacy.shown_name(request.user, nomination)}
+            )
             for warning in warnings:
                 messages.warning(request, warning)
             return redirect(nominations_url(batch, kabupaten, request.user))
@@ -111,7 +113,9 @@ def batch_nominations(request, batch_pk):
 @require_POST
 def person_lookup(request):
     """htmx: the person form again, filled in from the registry when the NIK typed is of someone the user
-    may see; otherwise as typed. The NIK travels in the POST body, never in a URL."""
+    may see (for an operator: registered in their kabupaten, privacy.py); otherwise as typed, the same for a
+    NIK the registry does not know and one registered elsewhere. The NIK travels in the POST body, never in a
+    URL."""
     batch = batch_for(request, request.POST.get("batch"), with_allocations=True)
     kabupaten = kabupaten_for(request, batch, request.POST.get("kabupaten"))
     if kabupaten is None:
@@ -184,7 +188,7 @@ def nomination_withdraw(request, pk):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, _("%(name)s was withdrawn.") % {"name": nomination.person.full_name})
+        messages.success(request, _("%(name)s was withdrawn.") % {"name": privacy.shown_name(request.user, nomination)})
     return redirect(nominations_url(nomination.batch, nomination.kabupaten, request.user))
 
 
@@ -209,11 +213,14 @@ def nomination_replace(request, pk):
         else:
             messages.success(
                 request,
-                _("%(new)s replaces %(old)s.") % {"new": new.person.full_name, "old": nomination.person.full_name},
+                _("%(new)s replaces %(old)s.")
+                % {"new": privacy.shown_name(request.user, new), "old": privacy.shown_name(request.user, nomination)},
             )
             for warning in warnings:
                 messages.warning(request, warning)
             return redirect(back)
+    # Only now, after the service read the registry's record: the page shows what the operator may see.
+    privacy.shield(request.user, nomination)
     return render(
         request,
         "participants/operator_replace.html",

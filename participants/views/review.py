@@ -25,7 +25,7 @@ from config.forms import add_service_errors
 from config.views_helpers import parse_id, require
 from pillars.models import Region
 
-from .. import exports, services
+from .. import exports, privacy, services
 from ..models import Nomination, Person
 from ..selectors import history as history_selectors
 from ..selectors import nominations_visible_to, people_visible_to, related_or_none
@@ -212,16 +212,32 @@ def nomination_detail(request, pk):
     except Nomination.DoesNotExist as error:
         raise Http404 from error
     require(request.user, "participants.nomination.view", nomination)
+    is_staff = request.user.has_perm("participants.review", nomination.batch)
+    registered_elsewhere = is_staff and nomination.person.kabupaten_id != nomination.kabupaten_id
+    replaced_by = related_or_none(nomination, "replaced_by")
+    as_submitted = privacy.hides_registry_from(request.user, nomination.person)
+    if as_submitted:
+        # Registered elsewhere: the operator sees what they typed, and no correction made to the registry.
+        for event in nomination.events.all():
+            event.change_list = []
+    for shown in (nomination, nomination.replaces, replaced_by):
+        privacy.shield(request.user, shown)
     return render(
         request,
         "participants/review_nomination.html",
         {
             "nomination": nomination,
             "person": nomination.person,
-            "personal_data": request.user.has_perm("participants.person.personal_data", nomination.person),
-            "replaced_by": related_or_none(nomination, "replaced_by"),
+            "as_submitted": as_submitted,
+            "personal_data": not as_submitted
+            and request.user.has_perm("participants.person.personal_data", nomination.person),
+            "may_view_person": request.user.has_perm("participants.person.view", nomination.person),
+            "replaced_by": replaced_by,
             "enrollment": related_or_none(nomination, "enrollment"),
-            "is_staff": request.user.has_perm("participants.review", nomination.batch),
+            "is_staff": is_staff,
+            # Only then can what was typed differ from the registry: otherwise it was written to it.
+            "conflicts": selectors.nomination_conflicts(nomination) if registered_elsewhere else [],
+            "registered_elsewhere": registered_elsewhere,
         },
     )
 
