@@ -16,7 +16,7 @@ app.autodiscover_tasks()
 @app.on_after_configure.connect
 def _create_broker_folders(sender, **kwargs):
     """kombu's filesystem transport expects its folders to exist; the web process and the worker both send."""
-    if sender.conf.broker_url == "filesystem://":
+    if sender.conf.broker_url.startswith("filesystem://"):
         options = sender.conf.broker_transport_options
         for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
             Path(options[key]).mkdir(parents=True, exist_ok=True)

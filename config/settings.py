@@ -121,7 +121,7 @@ if REDIS_URL:
 elif TESTING:
     CELERY_BROKER_URL = "memory://"  # tests that ask for `tasks_queued` see their messages wait here
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # no host is used; naming one keeps kombu from warning
 CELERY_RESULT_BACKEND = None
 # In-process, a failed document job is recorded on its row (and shown on its page) instead of breaking the
 # request that queued it.
@@ -142,7 +142,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # must be longer than the longest task (CELERY_TASK_TIME_LIMIT).
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
     # One folder is both ends of every queue; read messages are deleted. The worker looks for new ones every
     # 0.2 s (kombu's default of 1 s would add up to a second to each step of a job).
     CELERY_BROKER_TRANSPORT_OPTIONS |= {

@@ -92,7 +92,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates accounts with a public password; run it with DEBUG=1 or --force.")
         # On the folder broker of `make run` the worker starts only after this command: render the demo certificates
         # here, so that the documented demo certificate exists as soon as the site is up.
-        in_process = celery_app.conf.task_always_eager or celery_app.conf.broker_url == "filesystem://"
+        in_process = celery_app.conf.task_always_eager or celery_app.conf.broker_url.startswith("filesystem://")
         eager = celery_app.conf.task_always_eager
         celery_app.conf.task_always_eager = in_process
         try:
