@@ -7,13 +7,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# WeasyPrint needs Pango, and HarfBuzz's subsetter to embed fonts quickly; DejaVu fonts for the documents.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
-    && rm -rf /var/lib/apt/lists/*
-
 WORKDIR /app
+
+# The Debian packages the application needs to render documents (Pango, HarfBuzz's subsetter, fonts): the same
+# list `make run` checks, kept in scripts/system-packages.
+COPY scripts/system-packages scripts/
+RUN scripts/system-packages run && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so that a code change does not reinstall them; the s3 extra lets media live in
 # S3-compatible storage (AWS_STORAGE_BUCKET_NAME).
@@ -23,9 +22,10 @@ RUN pip install ".[s3]"
 COPY . .
 
 # Static files are collected into the image (whitenoise serves them with hashed names); the key is a
-# placeholder for this build step only, the running containers get theirs from the environment.
+# placeholder for this build step only (and so is SITE_URL), the running containers get theirs from the environment.
 # The compiled translations (.mo) are part of the repository.
-RUN DEBUG=0 SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput --verbosity 0 \
+RUN DEBUG=0 SECRET_KEY=collectstatic-at-build-time-only SITE_URL=https://build.invalid \
+    python manage.py collectstatic --noinput --verbosity 0 \
     && groupadd --system sinergi \
     && useradd --system --gid sinergi --home-dir /app --no-create-home sinergi \
     && mkdir -p /app/var/media \

@@ -1,5 +1,6 @@
-# Sinergi developer commands. `make run` serves the demo, `make test` runs the suite.
-# Both create .venv on first use and reinstall dependencies only when pyproject.toml changes.
+# Sinergi developer commands. `make run` serves the demo with its background worker, `make test` runs the suite.
+# Both install the missing Debian packages (scripts/system-packages), create .venv on first use and reinstall
+# dependencies only when pyproject.toml changes.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
@@ -13,7 +14,7 @@ PORT ?= 8000
 WORKER_CONCURRENCY ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test bench worker lint fmt messages install
+.PHONY: run test bench worker lint fmt messages install system-packages-run system-packages-test
 
 # ------------------------------------------------------------------------------------ environment
 
@@ -28,18 +29,30 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+system-packages-run:
+	@scripts/system-packages run
+
+system-packages-test:
+	@scripts/system-packages test
+
 # ------------------------------------------------------------------------------------------ daily
 
-# The demo: SQLite under var/, tasks in-process, demo accounts from seed_demo (see README.md).
+# The demo: SQLite under var/, demo accounts from seed_demo (see README.md), the development server and a Celery
+# worker (with beat) on the folder broker under var/, started and stopped together by honcho (Procfile.dev):
+# Ctrl-C stops both. SITE_URL, printed in the certificates' QR codes, follows PORT unless set.
 run: export DEBUG := 1
-run: install
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export WORKER_CONCURRENCY := $(WORKER_CONCURRENCY)
+run: export PATH := $(abspath $(BIN)):$(PATH)
+run: system-packages-run install
 	@mkdir -p var
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
-	$(MANAGE) runserver 127.0.0.1:$(PORT)
+	@# The environment is make's own: --env /dev/null keeps a production .env (for docker compose) out of the demo.
+	exec $(BIN)/honcho --env /dev/null start --procfile Procfile.dev --port $(PORT)
 
 # Uses PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, SQLite and in-process tasks otherwise.
-test: install
+test: system-packages-test install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Prints one `name: value` line per figure; runs against a throwaway test database. bench_documents also times
@@ -48,9 +61,10 @@ bench: install
 	DEBUG=1 $(MANAGE) bench
 	DEBUG=1 $(MANAGE) bench_documents
 
-# A Celery worker for the queued PDF jobs; start one per machine, one process per core.
-worker: install
-	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)"; exit 1; }
+# A Celery worker for the queued jobs (Redis with REDIS_URL, the folder broker under var/ otherwise); start one
+# per machine, one process per core. Without SECRET_KEY it is the development worker: DEBUG on, as for make run.
+worker: export DEBUG := $(if $(SECRET_KEY),$(DEBUG),1)
+worker: system-packages-run install
 	$(BIN)/celery -A config worker -Q documents,celery --concurrency=$(WORKER_CONCURRENCY) -l info
 
 # ---------------------------------------------------------------------------------------- quality
@@ -59,6 +73,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(MANAGE) makemigrations --check --dry-run
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -474,7 +474,12 @@ def layout_edit(request):
     return render(
         request,
         "certificates/layout_form.html",
-        {"form": form, "layout": layout, "batches": _batches_with_participants(request.user)[:50]},
+        {
+            "form": form,
+            "layout": layout,
+            "batches": _batches_with_participants(request.user)[:50],
+            "qr_address": settings.SITE_URL,
+        },
     )
 
 

@@ -9,7 +9,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_site_url, env_str, require
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SINERGI_VAR_DIR", str(BASE_DIR / "var")))
@@ -25,7 +25,14 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG or TESTING else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The public address printed in every certificate's QR code. An issued PDF never changes, so production must say
+# it: a default there would print codes that point nowhere. `make run PORT=…` sets it for the demo.
+if not (DEBUG or TESTING or env_str("SITE_URL")):
+    raise ImproperlyConfigured(
+        "SITE_URL must be set when DEBUG is off: the site's public address, like https://sinergi.example.org, "
+        "which every certificate's QR code carries"
+    )
+SITE_URL = env_site_url("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -104,11 +111,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis is the Celery broker and the cache when REDIS_URL is set; without it tasks run in-process.
+# Background jobs. With REDIS_URL, Redis is the Celery broker (and the cache). Without it — the laptop, the demo —
+# the broker is a folder under var/ (kombu's filesystem transport, no server) and `make run` starts a worker on it
+# next to the web server, so no request renders documents itself. The test suite runs tasks in-process.
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING and not REDIS_URL)
+BROKER_FOLDER = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+elif TESTING:
+    CELERY_BROKER_URL = "memory://"  # tests that ask for `tasks_queued` see their messages wait here
+else:
+    CELERY_BROKER_URL = "filesystem://localhost//"  # no host is used; naming one keeps kombu from warning
 CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 # In-process, a failed document job is recorded on its row (and shown on its page) instead of breaking the
 # request that queued it.
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -123,14 +138,25 @@ CELERY_TIMEZONE = "Asia/Jakarta"
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"certificates.tasks.*": {"queue": "documents"}, "participants.tasks.*": {"queue": "documents"}}
 CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A message a worker took but never acknowledged (the machine died) goes back to the queue after this long; it
 # must be longer than the longest task (CELERY_TASK_TIME_LIMIT).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # One folder is both ends of every queue; read messages are deleted. The worker looks for new ones every
+    # 0.2 s (kombu's default of 1 s would add up to a second to each step of a job).
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "data_folder_in": str(BROKER_FOLDER / "queue"),
+        "data_folder_out": str(BROKER_FOLDER / "queue"),
+        "control_folder": str(BROKER_FOLDER / "control"),
+        "processed_folder": str(BROKER_FOLDER / "processed"),
+        "polling_interval": 0.2,
+    }
 # Celery beat (`celery -A config beat`) starts the daily media clean-up at 02.30 WIB (certificates/cleanup.py).
 CELERY_BEAT_SCHEDULE = {
     "media-cleanup": {"task": "certificates.tasks.media_cleanup", "schedule": crontab(hour=2, minute=30)},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Uploaded spreadsheets nobody confirmed (personal data of people never nominated) are deleted after this long;
 # a stored file no row points to is deleted once older than ORPHAN_GRACE_HOURS (a younger one may belong to a job
 # still writing it).
@@ -141,6 +167,24 @@ if UPLOAD_RETENTION_HOURS < 1 or ORPHAN_GRACE_HOURS < 1:
 # Certificates rendered by one task (one WeasyPrint document, split per participant), and attendance sheets.
 DOCUMENT_CHUNK_SIZE = env_int("DOCUMENT_CHUNK_SIZE", 25)
 SHEET_CHUNK_SIZE = env_int("SHEET_CHUNK_SIZE", 4)
+
+# Values that parse but would break documents or jobs stop the start here, not in the middle of a batch.
+require(DOCUMENT_CHUNK_SIZE >= 1, f"DOCUMENT_CHUNK_SIZE must be at least 1; got {DOCUMENT_CHUNK_SIZE}")
+require(SHEET_CHUNK_SIZE >= 1, f"SHEET_CHUNK_SIZE must be at least 1; got {SHEET_CHUNK_SIZE}")
+require(
+    CELERY_TASK_SOFT_TIME_LIMIT >= 1,
+    f"CELERY_TASK_SOFT_TIME_LIMIT must be at least 1 second; got {CELERY_TASK_SOFT_TIME_LIMIT}",
+)
+require(
+    CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT,
+    "CELERY_TASK_SOFT_TIME_LIMIT must be shorter than CELERY_TASK_TIME_LIMIT, or a task is killed before it can "
+    f"stop cleanly; got {CELERY_TASK_SOFT_TIME_LIMIT} and {CELERY_TASK_TIME_LIMIT}",
+)
+require(
+    CELERY_VISIBILITY_TIMEOUT > CELERY_TASK_TIME_LIMIT,
+    "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT, or a long task is handed to a second "
+    f"worker while the first still runs it; got {CELERY_VISIBILITY_TIMEOUT} and {CELERY_TASK_TIME_LIMIT}",
+)
 
 if REDIS_URL:
     # Short socket timeouts: with Redis down or unreachable, a throttle gives up within a second and fails open

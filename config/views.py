@@ -54,7 +54,8 @@ def _cache_status() -> str:
 
 def _broker_status() -> str:
     if not settings.REDIS_URL:
-        return "in-process"
+        # Without Redis the broker is a folder on this machine (make run), or the tasks run in-process (tests).
+        return "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else "folder"
     import redis
 
     try:

@@ -1,10 +1,12 @@
 """Suite-wide fixtures: a private MEDIA_ROOT per test, guards for tests that need PostgreSQL or Redis, and a
 headless browser page for the end-to-end tests.
 
-Set REQUIRE_SERVICES=1 (CI does) to make a missing or unreachable service a failure instead of a skip."""
+Set REQUIRE_SERVICES=1 (CI does) to make a missing or unreachable service, or a missing system tool (chromium,
+poppler, zbar: `scripts/system-packages test` installs them), a failure instead of a skip."""
 
 import functools
 import os
+import shutil
 
 import pytest
 from django.test import override_settings
@@ -126,6 +128,24 @@ def redis_required():
         _unavailable(problem)
 
 
+def _require_tools(*tools: str, package: str) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        _unavailable(f"needs {', '.join(missing)} from the Debian package {package} (scripts/system-packages test)")
+
+
+@pytest.fixture
+def poppler():
+    """Skip the test (fail it under REQUIRE_SERVICES=1) unless poppler's pdftotext and pdftoppm are installed."""
+    _require_tools("pdftotext", "pdftoppm", package="poppler-utils")
+
+
+@pytest.fixture
+def zbar():
+    """Skip the test (fail it under REQUIRE_SERVICES=1) unless zbar's zbarimg is installed."""
+    _require_tools("zbarimg", package="zbar-tools")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _static_root(tmp_path_factory):
     """WhiteNoise warns about a missing STATIC_ROOT (an error under filterwarnings=error), as in a checkout
@@ -171,7 +191,7 @@ def _private_media_root(settings, tmp_path):
 @pytest.fixture(scope="session")
 def _chromium(django_db_setup):
     if not os.path.exists(CHROMIUM):
-        _unavailable(f"end-to-end tests need Debian's chromium at {CHROMIUM}")
+        _unavailable(f"end-to-end tests need Debian's chromium at {CHROMIUM} (scripts/system-packages test)")
     from django.db import connections
     from playwright.sync_api import sync_playwright
 

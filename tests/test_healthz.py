@@ -19,6 +19,13 @@ def test_healthz_reports_every_dependency_up_with_in_process_tasks_without_redis
     assert "no-cache" in response["Cache-Control"]
 
 
+def test_healthz_reports_the_folder_broker_of_make_run(client, settings):
+    settings.REDIS_URL = ""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    assert client.get("/healthz").json() == {"status": "ok", "database": "up", "cache": "up", "broker": "folder"}
+
+
 def test_healthz_reports_broker_and_cache_up_with_redis(client, redis_required):
     response = client.get("/healthz")
 

@@ -161,7 +161,7 @@ def the_sheet(batch, key, **kwargs):
     return sheet
 
 
-def test_a_session_sheet_shows_its_header_every_participant_and_the_recorded_counts(batch40, tmp_path):
+def test_a_session_sheet_shows_its_header_every_participant_and_the_recorded_counts(batch40, tmp_path, poppler):
     batch, session = batch40
     sheet = the_sheet(batch, f"session-{session.pk}")
     assert sheet["filename"] == "daftar-hadir-2025-10-14-0800.pdf"
@@ -197,7 +197,7 @@ def test_a_session_sheet_shows_its_header_every_participant_and_the_recorded_cou
     assert id_text("Class officer / Committee") in text
 
 
-def test_the_table_header_repeats_on_every_page(batch40, tmp_path):
+def test_the_table_header_repeats_on_every_page(batch40, tmp_path, poppler):
     batch, session = batch40
     pdf = render_attendance_sheet(the_sheet(batch, f"session-{session.pk}"))
     pages = page_count(pdf, tmp_path)
@@ -211,7 +211,9 @@ def test_the_table_header_repeats_on_every_page(batch40, tmp_path):
     assert len(seen) == 40  # and nobody was lost at a page break
 
 
-def test_rows_are_numbered_by_name_with_the_signature_number_left_for_odd_and_right_for_even(batch40, tmp_path):
+def test_rows_are_numbered_by_name_with_the_signature_number_left_for_odd_and_right_for_even(
+    batch40, tmp_path, poppler
+):
     batch, session = batch40
     text = pdf_text(render_attendance_sheet(the_sheet(batch, f"session-{session.pk}")), tmp_path)
     lines = text.splitlines()
@@ -229,7 +231,7 @@ def test_rows_are_numbered_by_name_with_the_signature_number_left_for_odd_and_ri
     assert re.search(r"\bH\s*$", [line for line in lines if "Peserta 040" in line][0])
 
 
-def test_no_personal_data_of_participants_on_the_sheet(batch40, tmp_path):
+def test_no_personal_data_of_participants_on_the_sheet(batch40, tmp_path, poppler):
     batch, session = batch40
     sheets = attendance_sheets(batch=batch, keys=sheet_keys(batch=batch))
     for sheet in sheets:
@@ -242,7 +244,7 @@ def test_no_personal_data_of_participants_on_the_sheet(batch40, tmp_path):
         assert not re.search(r"\d{16}", text)
 
 
-def test_a_future_session_has_no_status_column_and_blank_counts(staff, tmp_path):
+def test_a_future_session_has_no_status_column_and_blank_counts(staff, tmp_path, poppler):
     batch = make_batch(staff, participants=5)
     session = add_session(batch, start=time(10, 0), end=time(11, 30), title="Jejaring Kerja")
     before = timezone.make_aware(datetime(2025, 10, 14, 7, 0))
@@ -263,7 +265,7 @@ def test_a_future_session_has_no_status_column_and_blank_counts(staff, tmp_path)
     )
 
 
-def test_a_day_sheet_lists_the_days_sessions_and_sums_the_held_ones(staff, tmp_path):
+def test_a_day_sheet_lists_the_days_sessions_and_sums_the_held_ones(staff, tmp_path, poppler):
     batch = make_batch(staff, participants=6)
     BatchVenue.objects.create(batch=batch, date=DAY, venue="Hotel Purnama, Batu")
     widyaiswara = FacilitatorFactory(organiser=staff.organiser, name="Drs. Agus Prasetyo")
@@ -399,7 +401,7 @@ def test_the_sheet_names_who_taught_once_recorded(staff):
     assert the_sheet(batch, f"session-{session.pk}")["session"]["facilitators"] == [{"name": "Pengganti", "nip": ""}]
 
 
-def test_the_letterhead_embeds_the_logo_and_several_sheets_print_as_one_document(batch40, tmp_path):
+def test_the_letterhead_embeds_the_logo_and_several_sheets_print_as_one_document(batch40, tmp_path, poppler):
     batch, session = batch40
     image = io.BytesIO()
     Image.new("RGB", (120, 120), (20, 80, 160)).save(image, "PNG")

@@ -499,6 +499,14 @@ def test_the_layout_form_refuses_an_image_over_2_mb(client, staff, english):
     assert response.context["form"].errors["background"] == ["The image may be at most 2 MB."]
 
 
+def test_the_layout_page_shows_the_address_the_qr_codes_carry(client, staff, settings):
+    """Issued PDFs never change: staff see which address their QR codes will carry before they issue."""
+    settings.SITE_URL = "https://pelatihan.example.go.id"
+    client.force_login(staff)
+    page = client.get(reverse("certificates:layout_edit")).content.decode()
+    assert "Alamat pada kode QR: https://pelatihan.example.go.id" in page
+
+
 def test_the_layout_preview_is_a_pdf(client, staff):
     batch = finished_batch(staff, participants=1)
     client.force_login(staff)

@@ -119,6 +119,27 @@ def test_with_a_broker_the_certificates_are_left_to_the_workers(
     assert f"/v/{README_VERIFICATION_CODE}" in output
 
 
+def test_on_the_folder_broker_of_make_run_the_certificates_are_rendered_before_the_worker_starts(
+    settings, django_capture_on_commit_callbacks
+):
+    """`make run` starts its worker after seed_demo: the documented demo certificate must exist by then."""
+    from config.celery import app
+
+    settings.DEBUG = True
+    broker = app.conf.broker_url
+    app.conf.task_always_eager = False  # restored by the suite's _tasks_in_process fixture
+    app.conf.broker_url = "filesystem://"  # nothing is sent: the test's transaction holds the commit back
+    try:
+        with django_capture_on_commit_callbacks():
+            output = seed()
+    finally:
+        app.conf.broker_url = broker
+    assert DocumentJob.objects.get().status == DocumentJob.Status.DONE
+    assert not Certificate.objects.filter(pdf="").exists()
+    assert "rendered: 39 PDFs" in output
+    assert app.conf.task_always_eager is False  # in-process only for the command's own job
+
+
 def test_the_widyaiswara_has_a_session_today_on_later_days_too(settings):
     settings.DEBUG = True
     call_command("seed_demo")

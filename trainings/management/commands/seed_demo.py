@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from certificates.models import Certificate, CertificateLayout, DocumentJob
+from config.celery import app as celery_app
 from participants.demo import SITUBONDO_PILLARS, demo_people
 from participants.models import Enrollment
 from participants.services import Decision, nomination_submit, nominations_decide
@@ -89,6 +90,28 @@ class Command(BaseCommand):
     def handle(self, *args, force=False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates accounts with a public password; run it with DEBUG=1 or --force.")
+        # On the folder broker of `make run` the worker starts only after this command: render the demo certificates
+        # here, so that the documented demo certificate exists as soon as the site is up.
+        in_process = celery_app.conf.task_always_eager or celery_app.conf.broker_url.startswith("filesystem://")
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = in_process
+        try:
+            job = self._load()
+            # The job is queued on commit: in-process it has run by now, unless an outer transaction (a test)
+            # holds the commit back; then it runs here.
+            if job is not None:
+                self._finish_certificates(job, in_process=in_process)
+        finally:
+            celery_app.conf.task_always_eager = eager
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
+                f"widyaiswara (password {DEMO_PASSWORD})."
+            )
+        )
+        self._print_demo_codes()
+
+    def _load(self) -> DocumentJob | None:
         with transaction.atomic():
             organiser = self._organiser()
             program = self._program(organiser)
@@ -98,18 +121,7 @@ class Command(BaseCommand):
             self._upcoming(organiser, program, facilitators, operator=situbondo)
             self._probolinggo(organiser, program, facilitators)
             self._running_today(organiser, program, facilitators, staff=staff)
-            job = self._situbondo_certificates(organiser, staff)
-        # The job is queued on commit: in-process (no REDIS_URL) it has run by now, unless an outer transaction
-        # (a test) holds the commit back; then it runs here.
-        if job is not None:
-            self._finish_certificates(job)
-        self.stdout.write(
-            self.style.SUCCESS(
-                "Demo data ready. Accounts: staf, operator.situbondo, operator.gresik, "
-                f"widyaiswara (password {DEMO_PASSWORD})."
-            )
-        )
-        self._print_demo_codes()
+            return self._situbondo_certificates(organiser, staff)
 
     def _situbondo_certificates(self, organiser, staff) -> DocumentJob | None:
         """Issue the Situbondo certificates once, with the documented demo codes, and queue the job that renders
@@ -140,10 +152,10 @@ class Command(BaseCommand):
             return certificate_services.document_job_retry(actor=staff, job=failed)
         return None
 
-    def _finish_certificates(self, job: DocumentJob) -> None:
+    def _finish_certificates(self, job: DocumentJob, *, in_process: bool) -> None:
         from certificates import tasks as certificate_tasks
 
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
+        if not in_process:
             self.stdout.write(
                 f"Certificates of the Situbondo batch queued (job {job.pk}): a Celery worker (make worker) "
                 "renders them; their PDFs appear once it has run."
