@@ -43,10 +43,17 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Prints one `name: value` line per figure; runs against a throwaway test database. bench_documents also times
-# real Celery workers when Redis answers (REDIS_URL, or redis://127.0.0.1:6379/8).
+# real Celery workers when Redis answers (REDIS_URL, or redis://127.0.0.1:6379/8); the load test (`make load`)
+# needs that Redis too, and is meant for PostgreSQL (DATABASE_URL).
 bench: install
 	DEBUG=1 $(MANAGE) bench
 	DEBUG=1 $(MANAGE) bench_documents
+	DEBUG=1 $(MANAGE) bench_load
+
+# The busiest day alone (about 3 minutes): locust against gunicorn, the database, Redis and one Celery worker.
+.PHONY: load
+load: install
+	DEBUG=1 $(MANAGE) bench_load
 
 # A Celery worker for the queued PDF jobs; start one per machine, one process per core.
 worker: install

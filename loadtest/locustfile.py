@@ -33,7 +33,10 @@ STAMP = re.compile(r'name="stamp" value="([^"]+)"')
 PENDING = re.compile(r'name="nominations" value="(\d+)"')
 ENROLLMENT = re.compile(r'name="enrollment" value="(\d+)"')
 CERTIFICATE_LINK = re.compile(r'href="(/sertifikat/unduh/\d+/)"')
+KABUPATEN_FILTER = re.compile(r'<select[^>]*name="kabupaten"[^>]*>(.*?)</select>', re.S)
+KABUPATEN_OPTION = re.compile(r'<option value="(\d+)"')
 ACCEPT_AT_ONCE = 10
+OPERATORS_START = 20  # seconds before the reviewer finds the first confirmed files
 
 _rows = []
 _state = {"checkin_url": "", "finished": 0, "checked_in": 0}
@@ -122,7 +125,8 @@ class Operator(Person):
 
 
 class Reviewer(Person):
-    """The organiser's staff: the review page of the batch, accepting the pending nominations ten at a time."""
+    """The organiser's staff: the batch's review page with everything pending, then kabupaten by kabupaten
+    (the page's filter), accepting ten pending nominations at a time as the operators' files come in."""
 
     fixed_count = 1 if SCENARIO else 0
 
@@ -130,13 +134,22 @@ class Reviewer(Person):
         me = SCENARIO["reviewer"]
         self.login(me["account"])
         ends = time.monotonic() + SCENARIO["review_seconds"]
-        while time.monotonic() < ends:
-            page = self.get(me["review_path"] + "?status=pending", "review page").text
+        self.think(OPERATORS_START, OPERATORS_START + 5)  # the first files are in
+        page = self.get(me["review_path"] + "?status=pending", "review page, all pending").text
+        filters = KABUPATEN_FILTER.search(page)
+        kabupaten = KABUPATEN_OPTION.findall(filters[1]) if filters else []
+        while time.monotonic() < ends and kabupaten:
+            query = {"kabupaten": kabupaten.pop(0), "status": "pending"}
+            page = self.get(me["review_path"], "review page, one kabupaten", params=query).text
             pending = PENDING.findall(page)[:ACCEPT_AT_ONCE]
             self.think(3, 6)
             if pending:
-                data = {"nominations": pending, "decision": "accept", "reason": "", "status": "pending"}
+                data = {"nominations": pending, "decision": "accept", "reason": "", **query}
                 self.post(me["decide_path"], data, "review accept", "writes")
+            if not kabupaten:  # round again: later files have come in meanwhile
+                page = self.get(me["review_path"] + "?status=pending", "review page, all pending").text
+                filters = KABUPATEN_FILTER.search(page)
+                kabupaten = KABUPATEN_OPTION.findall(filters[1]) if filters else []
 
 
 class Projector(Person):

@@ -12,6 +12,8 @@ too, and the refusals are listed by page."""
 
 import csv
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -64,6 +66,11 @@ def account(user: User) -> dict:
     hasher = MD5PasswordHasher()
     User.objects.filter(pk=user.pk).update(password=hasher.encode(PASSWORD, hasher.salt()))
     return {"username": user.username, "password": PASSWORD}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def p95(values: list[float]) -> float:
@@ -265,11 +272,14 @@ class Command(BaseCommand):
             scenario_file, results_file = Path(scratch) / "scenario.json", Path(scratch) / "requests.csv"
             scenario_file.write_text(json.dumps(scenario))
             server_env = {"REDIS_URL": broker, "AXES_ENABLED": "1", "LOG_LEVEL": "WARNING"}
+            load_before = os.getloadavg()[0]
             with gunicorn(scratch=scratch, workers=workers, env=server_env) as (base, access_log):
                 _log(f"locust against {base}")
-                began = perf_counter()
+                began, cpu_before = perf_counter(), _children_cpu()
                 self.locust(base=base, scenario=scenario_file, results=results_file, scratch=scratch)
-                elapsed = perf_counter() - began
+                elapsed, cpu_locust = perf_counter() - began, _children_cpu()
+            # gunicorn's master waits for its workers, so their CPU time is counted once the server has stopped.
+            cpu_gunicorn = _children_cpu() - cpu_locust
         with open(results_file, newline="") as file:
             rows = list(csv.reader(file))
         if rows:
@@ -279,6 +289,11 @@ class Command(BaseCommand):
         yield from figures(rows, elapsed)
         yield from server_figures(access_log)
         yield "load_gunicorn_workers", workers
+        # What the two cores did: the app's CPU seconds against the run's length, and the machine's load average
+        # before the run (anything above 0 is someone else's work competing for the same cores).
+        yield "load_cpu_seconds_gunicorn", round(cpu_gunicorn, 1)
+        yield "load_cpu_seconds_locust", round(cpu_locust - cpu_before, 1)
+        yield "load_machine_load_before", round(load_before, 2)
         yield "load_database", connection.vendor
         self_checkins = Attendance.objects.filter(session=checkin, method=Attendance.Method.SELF).count()
         yield "load_checkins_recorded", f"{self_checkins}/{ATTENDEES}"
