@@ -6,7 +6,7 @@ HTTP only, as the people would, from one address (a venue or an office behind on
 - the projector in the hall shows the check-in QR code (polled as the screen does); 264 participants scan it
   and type their access code within two minutes, while a facilitator marks another session's statuses;
 - 40 participants download their certificates with their NIK and access code;
-- 20 people open certificate verification pages (/v/<code>).
+- 20 people open certificate verification pages (/v/<code>), two each, within about a minute.
 
 The accounts, files and codes come from the JSON file named by LOAD_SCENARIO (written by bench_load); every
 request is appended to the CSV file named by LOAD_RESULTS (group, name, status, milliseconds, end time), from
@@ -225,13 +225,13 @@ class Graduate(Person):
 
 
 class Verifier(Person):
-    """Someone checking certificates by scanning their QR codes: two in a row."""
+    """Someone at the closing of a batch scanning certificates' QR codes: two in a row, all 20 within a minute."""
 
     fixed_count = len(SCENARIO.get("verifiers", []))
 
     def journey(self):
         codes = SCENARIO["verifiers"].pop()
-        self.think(0, SCENARIO["others_within_seconds"])
+        self.think(0, SCENARIO["verifiers_within_seconds"])
         for number, code in enumerate(codes):
             if number:
                 self.think(5, 15)

@@ -105,15 +105,21 @@ class _Browser:
 
 
 def session_now(batch: Batch) -> Session:
-    """A session of the batch that is on now, so the QR check-in is open."""
+    """A session of the batch that is on now, so the QR check-in is open (and stays open for half an hour at least,
+    also late in the evening: close to midnight it is tomorrow's first session, whose check-in has opened)."""
     now = timezone.localtime()
+    day = now.date()
     start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0, microsecond=0))
     end = start + timedelta(minutes=60)
     if end.date() != start.date():
-        start, end = now.replace(hour=23, minute=0, second=0, microsecond=0), now.replace(hour=23, minute=59)
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        if midnight - now < timedelta(minutes=settings.CHECKIN_OPEN_MINUTES - 1):
+            day, start, end = midnight.date(), midnight, midnight + timedelta(minutes=60)
+        else:
+            start, end = now.replace(hour=23, minute=0, second=0, microsecond=0), now.replace(hour=23, minute=59)
     return Session.objects.create(
         batch=batch,
-        date=now.date(),
+        date=day,
         start_time=start.time().replace(second=0, microsecond=0),
         end_time=end.time().replace(second=0, microsecond=0),
         kind=Session.Kind.MATERI,
@@ -144,7 +150,7 @@ def attendance_load(*, batch: Batch, staff: User, facilitator_user: User, scratc
     )
     # On now too: a facilitator may record a session only once its check-in has opened.
     Session.objects.filter(pk=marked_session.pk).update(
-        date=today, start_time=now_session.start_time, end_time=now_session.end_time
+        date=now_session.date, start_time=now_session.start_time, end_time=now_session.end_time
     )
     marked_session.facilitators.add(facilitator_user.facilitator)
     enrollments = list(batch.enrollments.order_by("pk")[:PARTICIPANTS])
