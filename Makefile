@@ -50,7 +50,7 @@ bench: install
 	DEBUG=1 $(MANAGE) bench_documents
 	DEBUG=1 $(MANAGE) bench_load
 
-# The busiest day alone (about 3 minutes): locust against gunicorn, the database, Redis and one Celery worker.
+# The busiest day alone (3–4 minutes): locust against gunicorn, the database, Redis and one Celery worker.
 .PHONY: load
 load: install
 	DEBUG=1 $(MANAGE) bench_load
