@@ -56,10 +56,17 @@ test: system-packages-test install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Prints one `name: value` line per figure; runs against a throwaway test database. bench_documents also times
-# real Celery workers when Redis answers (REDIS_URL, or redis://127.0.0.1:6379/8).
+# real Celery workers when Redis answers (REDIS_URL, or redis://127.0.0.1:6379/8); the load test (`make load`)
+# needs that Redis too, and is meant for PostgreSQL (DATABASE_URL).
 bench: install
 	DEBUG=1 $(MANAGE) bench
 	DEBUG=1 $(MANAGE) bench_documents
+	DEBUG=1 $(MANAGE) bench_load
+
+# The busiest day alone (3–4 minutes): locust against gunicorn, the database, Redis and one Celery worker.
+.PHONY: load
+load: install
+	DEBUG=1 $(MANAGE) bench_load
 
 # A Celery worker for the queued jobs (Redis with REDIS_URL, the folder broker under var/ otherwise); start one
 # per machine, one process per core. Without SECRET_KEY it is the development worker: DEBUG on, as for make run.

@@ -5,6 +5,7 @@ gunicorn's access log (%(D)s, microseconds), so they are the server's own, not t
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import time as clock
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
@@ -35,7 +38,7 @@ CHECKIN_SPREAD_SECONDS = 20  # the check-ins arrive over this time, well within 
 MARK_ROUNDS = 2  # the facilitator goes through the list twice (first marks, then corrections)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -49,7 +52,7 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _session_cookie(user: User) -> str:
+def session_cookie(user: User) -> str:
     """A logged-in session for `user`, as the login page would create it."""
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
@@ -101,16 +104,22 @@ class _Browser:
             return error.code
 
 
-def _session_now(batch: Batch) -> Session:
-    """A session of the batch that is on now, so the QR check-in is open."""
+def session_now(batch: Batch) -> Session:
+    """A session of the batch that is on now, so the QR check-in is open (and stays open for half an hour at least,
+    also late in the evening: close to midnight it is tomorrow's first session, whose check-in has opened)."""
     now = timezone.localtime()
+    day = now.date()
     start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0, microsecond=0))
     end = start + timedelta(minutes=60)
     if end.date() != start.date():
-        start, end = now.replace(hour=23, minute=0, second=0, microsecond=0), now.replace(hour=23, minute=59)
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        if midnight - now < timedelta(minutes=settings.CHECKIN_OPEN_MINUTES - 1):
+            day, start, end = midnight.date(), midnight, midnight + timedelta(minutes=60)
+        else:
+            start, end = now.replace(hour=23, minute=0, second=0, microsecond=0), now.replace(hour=23, minute=59)
     return Session.objects.create(
         batch=batch,
-        date=now.date(),
+        date=day,
         start_time=start.time().replace(second=0, microsecond=0),
         end_time=end.time().replace(second=0, microsecond=0),
         kind=Session.Kind.MATERI,
@@ -135,13 +144,13 @@ def attendance_load(*, batch: Batch, staff: User, facilitator_user: User, scratc
         nomination_deadline=today - timedelta(days=7),
     )
     batch.refresh_from_db()
-    now_session = _session_now(batch)
+    now_session = session_now(batch)
     marked_session = (
         Session.objects.filter(batch=batch).exclude(pk=now_session.pk).order_by("date", "start_time").first()
     )
     # On now too: a facilitator may record a session only once its check-in has opened.
     Session.objects.filter(pk=marked_session.pk).update(
-        date=today, start_time=now_session.start_time, end_time=now_session.end_time
+        date=now_session.date, start_time=now_session.start_time, end_time=now_session.end_time
     )
     marked_session.facilitators.add(facilitator_user.facilitator)
     enrollments = list(batch.enrollments.order_by("pk")[:PARTICIPANTS])
@@ -149,47 +158,7 @@ def attendance_load(*, batch: Batch, staff: User, facilitator_user: User, scratc
     if len(enrollments) < PARTICIPANTS:
         raise CommandError(f"the load benchmark needs {PARTICIPANTS} participants")
 
-    port = _free_port()
-    access_log = Path(scratch) / "gunicorn-access.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DEBUG": "0",
-        "SINERGI_TESTING": "1",  # plain HTTP and app-served static files, as for the test suite
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "AXES_ENABLED": "0",
-        "MEDIA_ROOT": f"{scratch}/media",
-    }
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(m)s %(U)s %(s)s %(D)s",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2).read()  # noqa: S310 - loopback
-                break
-            except OSError:
-                clock.sleep(0.2)
-        else:
-            raise CommandError("gunicorn did not start")
+    with gunicorn(scratch=scratch) as (base, access_log):
         yield from _run_load(
             base=base,
             batch=batch,
@@ -199,15 +168,76 @@ def attendance_load(*, batch: Batch, staff: User, facilitator_user: User, scratc
             facilitator_user=facilitator_user,
             access_log=access_log,
         )
+
+
+@contextmanager
+def gunicorn(*, scratch: str, workers: int = 2, env: dict | None = None) -> Iterator[tuple[str, Path]]:
+    """The app served by gunicorn on a free loopback port, on the benchmark database, with a fresh access log
+    (method, path, status, microseconds); yields the base URL and the log's path, and stops the server on exit.
+    `env` adds to or overrides the server's environment (REDIS_URL is left out unless given there)."""
+    port = free_port()
+    access_log = Path(scratch) / f"gunicorn-access-{port}.log"
+    server_env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+        "SINERGI_TESTING": "1",  # plain HTTP and app-served static files, as for the test suite
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "AXES_ENABLED": "0",
+        "MEDIA_ROOT": f"{scratch}/media",  # the benchmarks' MEDIA_ROOT too (their override_settings)
+    }
+    server_env.pop("REDIS_URL", None)
+    server_env.update(env or {})
+    with open(Path(scratch) / f"gunicorn-{port}.log", "ab") as errors:
+        server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--access-logfile",
+                str(access_log),
+                "--access-logformat",
+                "%(m)s %(U)s %(s)s %(D)s",
+            ],
+            cwd=settings.BASE_DIR,
+            env=server_env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2).read()  # noqa: S310 - loopback
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                clock.sleep(0.2)
+        else:
+            raise CommandError("gunicorn did not start")
+        if server.poll() is not None:
+            raise CommandError(f"gunicorn stopped at start; see {scratch}/gunicorn-{port}.log")
+        yield base, access_log
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=10)
 
 
 def _run_load(*, base, batch, now_session, marked_session, enrollments, facilitator_user, access_log):
     mark_path = reverse("trainings:attendance_mark", args=[marked_session.pk])
     page_path = reverse("trainings:session_attendance", args=[marked_session.pk])
-    facilitator = _Browser(base, _session_cookie(facilitator_user))
+    facilitator = _Browser(base, session_cookie(facilitator_user))
     facilitator.get(page_path)  # the page sets the CSRF cookie
     rng = random.Random(40)  # noqa: S311 - load pattern, not security
     statuses = [s for s, _label in Attendance.Status.choices]

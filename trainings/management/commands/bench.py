@@ -165,17 +165,21 @@ def bench_batch_list(bench: Bench) -> Iterator[Figure]:
 IMPORT_ROWS = 2000
 
 
-def nomination_spreadsheet(rows: int) -> bytes:
-    """An operator's .xlsx of `rows` new Situbondo participants, all valid, over its 17 kecamatan and the
-    active pillars."""
+def nomination_spreadsheet(rows: int, *, kabupaten_code: str = "35.12") -> bytes:
+    """An operator's .xlsx of `rows` new participants of one kabupaten (Situbondo by default), all valid, over
+    its kecamatan (when the reference data has them; the column stays empty otherwise) and the active
+    pillars."""
     pillars = list(PillarType.objects.filter(is_active=True).values_list("abbreviation", flat=True))
+    kecamatan = list(Region.objects.filter(parent__code=kabupaten_code).order_by("code").values_list("code", flat=True))
     workbook = Workbook()
     sheet = workbook.active
     sheet.append([column.header for column in SPREADSHEET_COLUMNS])
     for i in range(rows):
-        kecamatan, female = i % 17 + 1, i % 2 == 1
+        area = kecamatan[i % len(kecamatan)] if kecamatan else ""
+        female = i % 2 == 1
         day, month, year = i % 28 + 1, i % 12 + 1, 1960 + i % 40
-        nik = f"3512{kecamatan:02d}{day + 40 * female:02d}{month:02d}{year % 100:02d}{i + 1:04d}"
+        nik_area = area.replace(".", "") if area else f"{kabupaten_code.replace('.', '')}01"
+        nik = f"{nik_area}{day + 40 * female:02d}{month:02d}{year % 100:02d}{i + 1:04d}"
         cells = {
             "nik": nik,
             "full_name": f"Peserta Bench {i + 1}",
@@ -184,7 +188,7 @@ def nomination_spreadsheet(rows: int) -> bytes:
             "birth_date": f"{day:02d}-{month:02d}-{year}",
             "address": f"Jl. Melati {i % 90 + 1}",
             "village": "Sumberanyar",
-            "kecamatan": f"35.12.{kecamatan:02d}",
+            "kecamatan": area,
             "phone": f"0812{i:08d}",
             "pillar_type": pillars[i % len(pillars)],
             "education": "SMA/SMK",
