@@ -26,7 +26,10 @@ from .celery_worker import broker_idle, wait_until
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 JOB_TIMEOUT = 90
-VISIBILITY_TIMEOUT = 8  # seconds; the restart test's workers take back a lost message after this long
+VISIBILITY_TIMEOUT = 20  # seconds; the restart test's workers take back a lost message after this long
+# The settings refuse a visibility timeout not above the task time limit (a long task would run twice), so the
+# restart test's tasks get limits below it; a chunk of 5 certificates takes a second or two.
+TASK_TIME_LIMIT, TASK_SOFT_TIME_LIMIT = 18, 15
 
 
 def wait_for_done(job: DocumentJob, workers, timeout: float = JOB_TIMEOUT) -> DocumentJob:
@@ -119,7 +122,12 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_next_one(start_worker, staff, 
     batch = finished_batch(staff, participants=40)
     # Small chunks, so the job is caught half done; a short visibility timeout, so the message the dead worker
     # held comes back quickly.
-    env = {"DOCUMENT_CHUNK_SIZE": "5", "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
+    env = {
+        "DOCUMENT_CHUNK_SIZE": "5",
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "CELERY_TASK_TIME_LIMIT": str(TASK_TIME_LIMIT),
+        "CELERY_TASK_SOFT_TIME_LIMIT": str(TASK_SOFT_TIME_LIMIT),
+    }
     first = start_worker(concurrency=1, env=env)
     job = services.document_job_certificates(actor=staff, batch=batch)
 
