@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -24,7 +23,7 @@ from time import perf_counter
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.test.utils import override_settings, setup_test_environment, teardown_test_environment
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -33,6 +32,7 @@ from certificates.models import Certificate, DocumentJob
 from config.celery import app as celery_app
 from participants.models import Person
 from pillars.models import PillarType, Region
+from trainings.management.commands._scratch_database import scratch_database
 from trainings.management.commands.bench import Bench, enrol, enrolled_batch
 from trainings.models import Attendance, Batch
 
@@ -319,28 +319,12 @@ class Command(BaseCommand):
             # The workers' Redis, for this process too: set before the first message, while Celery has not yet
             # opened its connection pool on the in-memory broker.
             celery_app.conf.broker_url = broker
-        if connection.vendor != "sqlite":
-            # Never reuse test_<name>: a test run may be using it at the same moment.
-            connection.settings_dict["TEST"]["NAME"] = f"bench_docs_{connection.settings_dict['NAME']}"
-        with tempfile.TemporaryDirectory(prefix="sinergi-bench-docs-") as scratch:
-            if connection.vendor == "sqlite":
-                # A file, not memory: the worker processes open the same database.
-                connection.settings_dict["TEST"]["NAME"] = f"{scratch}/bench.sqlite3"
-            setup_test_environment()
-            old_name = connection.settings_dict["NAME"]
-            try:
-                connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-                with override_settings(MEDIA_ROOT=f"{scratch}/media"):
-                    bench = Bench(scratch=scratch)
-                    for figures in (
-                        bench_certificates(bench, count),
-                        bench_attendance_sheets(bench),
-                        bench_workers(bench, scratch, broker),
-                    ):
-                        for name, value in figures:
-                            self.stdout.write(f"{name}: {value}")
-            finally:
-                connection.close()
-                if connection.settings_dict["NAME"] != old_name:
-                    connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-                teardown_test_environment()
+        with scratch_database("bench_docs") as scratch, override_settings(MEDIA_ROOT=f"{scratch}/media"):
+            bench = Bench(scratch=scratch)
+            for figures in (
+                bench_certificates(bench, count),
+                bench_attendance_sheets(bench),
+                bench_workers(bench, scratch, broker),
+            ):
+                for name, value in figures:
+                    self.stdout.write(f"{name}: {value}")

@@ -16,7 +16,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.test.utils import override_settings, setup_test_environment, teardown_test_environment
+from django.test.utils import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,6 +38,7 @@ from config.celery import app as celery_app
 from participants.models import Nomination
 from pillars.models import Region
 from trainings.management.commands._attendance_load import facilitator_account, gunicorn, session_now
+from trainings.management.commands._scratch_database import scratch_database
 from trainings.management.commands.bench import Bench, enrolled_batch, nomination_spreadsheet
 from trainings.models import Attendance, Batch, QuotaAllocation, Session
 
@@ -229,27 +229,14 @@ class Command(BaseCommand):
             return
         if broker != settings.REDIS_URL:
             celery_app.conf.broker_url = broker  # before the first message, as in bench_documents
-        if connection.vendor != "sqlite":
-            # Never reuse test_<name>: a test run may be using it at the same moment.
-            connection.settings_dict["TEST"]["NAME"] = f"bench_load_{connection.settings_dict['NAME']}"
-        with tempfile.TemporaryDirectory(prefix="sinergi-bench-load-") as scratch:
-            if connection.vendor == "sqlite":
-                connection.settings_dict["TEST"]["NAME"] = f"{scratch}/bench.sqlite3"
-            setup_test_environment()
-            old_name = connection.settings_dict["NAME"]
-            eager = celery_app.conf.task_always_eager
-            celery_app.conf.task_always_eager = False
-            try:
-                connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-                with override_settings(MEDIA_ROOT=f"{scratch}/media"):
-                    for name, value in self.run_load(scratch=scratch, broker=broker, workers=workers):
-                        self.stdout.write(f"{name}: {value}")
-            finally:
-                celery_app.conf.task_always_eager = eager
-                connection.close()
-                if connection.settings_dict["NAME"] != old_name:
-                    connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-                teardown_test_environment()
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = False
+        try:
+            with scratch_database("bench_load") as scratch, override_settings(MEDIA_ROOT=f"{scratch}/media"):
+                for name, value in self.run_load(scratch=scratch, broker=broker, workers=workers):
+                    self.stdout.write(f"{name}: {value}")
+        finally:
+            celery_app.conf.task_always_eager = eager
 
     def run_load(self, *, scratch: str, broker: str, workers: int):
         _log("building the data")

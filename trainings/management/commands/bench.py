@@ -5,7 +5,6 @@ or written; it works on SQLite and on PostgreSQL (DATABASE_URL). To add a benchm
 takes the shared `Bench` context and yields `(name, value)` pairs, and append it to BENCHMARKS."""
 
 import io
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -21,8 +20,6 @@ from django.test import Client
 from django.test.utils import (
     CaptureQueriesContext,
     override_settings,
-    setup_test_environment,
-    teardown_test_environment,
 )
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +33,7 @@ from participants import services as nomination_services
 from participants.imports import COLUMNS as SPREADSHEET_COLUMNS
 from participants.models import Enrollment, Nomination, Person, RegistryUpload, new_access_code
 from pillars.models import Organiser, PillarType, Region
+from trainings.management.commands._scratch_database import scratch_database
 from trainings.models import Attendance, Batch, Facilitator, Module, Program, QuotaAllocation, Session
 
 Figure = tuple[str, int | float | str]
@@ -706,27 +704,11 @@ class Command(BaseCommand):
             raise CommandError(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(available)}")
         selected = [function for name, function in available.items() if not only or name in only]
 
-        if connection.vendor != "sqlite":
-            # Never reuse test_<name>: a test run may be using it at the same moment.
-            connection.settings_dict["TEST"]["NAME"] = f"bench_{connection.settings_dict['NAME']}"
-        with tempfile.TemporaryDirectory(prefix="sinergi-bench-") as scratch:
-            if connection.vendor == "sqlite":
-                # A file, not memory: the load benchmark serves the same database from gunicorn processes.
-                connection.settings_dict["TEST"]["NAME"] = f"{scratch}/bench.sqlite3"
-            setup_test_environment()
-            old_name = connection.settings_dict["NAME"]
-            try:
-                connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False, keepdb=False)
-                with override_settings(**self._request_settings(scratch)):
-                    bench = Bench(scratch=scratch)
-                    for function in selected:
-                        for name, value in function(bench):
-                            self.stdout.write(f"{name}: {value}")
-            finally:
-                # Only a database that create_test_db switched to is dropped, never the configured one.
-                if connection.settings_dict["NAME"] != old_name:
-                    connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-                teardown_test_environment()
+        with scratch_database("bench") as scratch, override_settings(**self._request_settings(scratch)):
+            bench = Bench(scratch=scratch)
+            for function in selected:
+                for name, value in function(bench):
+                    self.stdout.write(f"{name}: {value}")
 
     @staticmethod
     def _request_settings(scratch: str) -> dict:
