@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from config.tasks import enqueue_on_commit
 from config.throttle import CACHE_ERRORS
 from trainings.models import Batch
+from trainings.services import batch_lock
 
 from . import rendering, selectors
 from .models import DEFAULT_NUMBER_FORMAT, Certificate, CertificateCounter, CertificateLayout, DocumentFile, DocumentJob
@@ -43,12 +44,6 @@ def _check_staff(actor, batch: Batch) -> None:
         raise PermissionDenied
 
 
-def _lock_batch(batch: Batch) -> None:
-    """Who holds which certificate of a batch changes only under its row lock (taken before the counter's, in
-    that order everywhere)."""
-    Batch.objects.select_for_update().filter(pk=batch.pk).exists()
-
-
 @transaction.atomic
 def certificates_issue(
     *, actor, batch: Batch, enrollments, included_reasons=None, now=None, reissue: bool = False
@@ -66,7 +61,7 @@ def certificates_issue(
     issued = timezone.localtime(now)
     included_reasons = {int(k): (v or "").strip() for k, v in (included_reasons or {}).items()}
     wanted = {e.pk: e for e in enrollments if e.batch_id == batch.pk}
-    _lock_batch(batch)
+    batch_lock(batch)  # who holds which certificate of a batch changes only under its lock
     held = Certificate.objects.filter(enrollment_id__in=wanted)
     have = set(held.filter(revoked_at__isnull=True).values_list("enrollment_id", flat=True))
     revoked = set(held.filter(revoked_at__isnull=False).values_list("enrollment_id", flat=True)) - have

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from pillars.models import PillarType, Region
 from trainings.models import Batch, QuotaAllocation
+from trainings.services import batch_lock
 
 from .models import (
     AssignmentLetter,
@@ -473,10 +474,6 @@ class NominationContext:
 # ------------------------------------------------------------------------------------------ who may
 
 
-def _lock_batch(batch: Batch) -> Batch:
-    return Batch.objects.select_for_update().get(pk=batch.pk)
-
-
 def nomination_window_open(*, actor, batch: Batch, today: date | None = None) -> bool:
     """Operators add, withdraw and replace while nomination is open, until the deadline (inclusive);
     the organiser's staff also later, as long as the batch is not finished."""
@@ -535,7 +532,7 @@ def nomination_submit(
 ) -> tuple[Nomination, list]:
     """Nominate one person (creating or correcting their registry record). Returns the nomination and the
     warnings that did not block it."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     if replaces is not None:
         replaces.refresh_from_db(fields=["status"])
     answering = replaces is not None and replaces.status == Nomination.Status.REPLACEMENT_REQUESTED
@@ -630,7 +627,7 @@ def _drop_enrollment(nomination: Nomination) -> None:
 
 @transaction.atomic
 def nomination_withdraw(*, actor, nomination: Nomination, reason: str = "", today: date | None = None) -> Nomination:
-    batch = _lock_batch(nomination.batch)
+    batch = batch_lock(nomination.batch)
     nomination = Nomination.objects.select_for_update().get(pk=nomination.pk)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=nomination.kabupaten, today=today)
     if nomination.status not in Nomination.ACTIVE:
@@ -668,7 +665,7 @@ def _unique_access_codes(count: int) -> list[str]:
 def nominations_decide(*, actor, batch: Batch, nomination_ids, decision: str, reason: str = "") -> list[Nomination]:
     """Accept, reject (with a reason) or ask for a replacement (with a reason), one or many at once.
     Accepted nominations become enrolments with a personal access code. All or nothing."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     if not (actor.is_organiser_staff and batch.organiser_id == actor.organiser_id):
         raise PermissionDenied
     if batch.status == Batch.Status.FINISHED:
@@ -766,7 +763,7 @@ def letter_content_type(file) -> str | None:
 def assignment_letter_upload(*, actor, batch: Batch, kabupaten: Region, file, today: date | None = None):
     """Attach a kabupaten's assignment letter to its nominations for a batch (PDF, JPEG or PNG, at most
     5 MB), replacing the letter it sent before. Same window as nominating: operators until the deadline."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=kabupaten, today=today)
     if not file.size:
         raise ValidationError({"file": _("The file is empty.")})
@@ -841,7 +838,7 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
     an upload is imported once."""
     from .imports import check_rows, read_spreadsheet  # imports.py builds on this module
 
-    batch = _lock_batch(upload.batch)
+    batch = batch_lock(upload.batch)
     # Only the upload's row: locking its kabupaten's row too would hold up every write that refers to the region.
     upload = NominationUpload.objects.select_for_update(of=("self",)).select_related("kabupaten").get(pk=upload.pk)
     _check_may_nominate(actor=actor, batch=batch, kabupaten=upload.kabupaten, today=today)

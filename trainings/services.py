@@ -27,7 +27,11 @@ def _long_date(value: date) -> str:
     return date_format(value, "l, j F Y")
 
 
-def _lock_batch(batch: Batch) -> Batch:
+def batch_lock(batch: Batch) -> Batch:
+    """The one lock on a batch, used by every app: a write that depends on the batch's status, quotas,
+    timetable, nominations or certificates first takes the batch's row (inside its transaction) and works on
+    the fresh copy returned, so two such writes to one batch run one after the other. The batch is always
+    locked before its own rows (certificate counter, enrolments), in that order everywhere."""
     return Batch.objects.select_for_update().get(pk=batch.pk)
 
 
@@ -94,7 +98,7 @@ def batch_create(
 
 @transaction.atomic
 def batch_update(*, batch: Batch, **fields) -> Batch:
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_batch_editable(batch)
     allowed = {
         "program",
@@ -157,7 +161,7 @@ def batch_set_day_venue(*, batch: Batch, day: date, venue: str) -> BatchVenue | 
 def batch_set_day_venues(*, batch: Batch, venues: dict) -> dict:
     """Set the venues of several days at once, all or nothing; an empty venue means the batch's own.
     Returns the day venues that remain set, by date."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_batch_editable(batch)
     saved = {}
     for day, venue in venues.items():
@@ -184,7 +188,7 @@ def _transition(batch: Batch, *, source: set, target: str) -> Batch:
 
 @transaction.atomic
 def batch_open_nominations(*, batch: Batch, today: date | None = None) -> Batch:
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     today = today or timezone.localdate()
     if batch.quota_total <= 0:
         raise ValidationError(_("Set the total quota before opening nomination."))
@@ -197,13 +201,13 @@ def batch_open_nominations(*, batch: Batch, today: date | None = None) -> Batch:
 
 @transaction.atomic
 def batch_close_nominations(*, batch: Batch) -> Batch:
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     return _transition(batch, source={Batch.Status.NOMINATION_OPEN}, target="closed")
 
 
 @transaction.atomic
 def batch_start(*, batch: Batch, today: date | None = None) -> Batch:
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     today = today or timezone.localdate()
     if not batch.sessions.exists():
         raise ValidationError(_("A batch without a timetable cannot start."))
@@ -214,7 +218,7 @@ def batch_start(*, batch: Batch, today: date | None = None) -> Batch:
 
 @transaction.atomic
 def batch_finish(*, batch: Batch, today: date | None = None) -> Batch:
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     today = today or timezone.localdate()
     if today < batch.end_date:
         raise ValidationError(
@@ -237,7 +241,7 @@ def allocation_save(
     allocation: QuotaAllocation | None = None,
 ) -> QuotaAllocation:
     """Create or change a quota allocation; the seats of one kind never add up to more than the total."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_batch_editable(batch)
     if seats is None or seats < 1:
         raise ValidationError({"seats": _("An allocation needs at least one seat.")})
@@ -321,7 +325,7 @@ def _check_regional_quotas(allocations: list[QuotaAllocation]) -> None:
 
 @transaction.atomic
 def allocation_delete(*, allocation: QuotaAllocation) -> None:
-    batch = _lock_batch(allocation.batch)
+    batch = batch_lock(allocation.batch)
     _check_batch_editable(batch)
     if (
         allocation.kind == QuotaAllocation.Kind.KABUPATEN
@@ -443,7 +447,7 @@ def session_save(
 ) -> Session:
     """Create or change a session. Refuses overlaps within the batch and facilitator double bookings
     across all batches; facilitator rows are locked so two editors cannot book one person twice."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_batch_editable(batch)
     facilitators = list(
         Facilitator.objects.select_for_update().filter(pk__in=[f.pk for f in facilitators]).order_by("pk")
@@ -479,7 +483,7 @@ def session_save(
 
 @transaction.atomic
 def session_delete(*, session: Session) -> None:
-    batch = _lock_batch(session.batch)
+    batch = batch_lock(session.batch)
     _check_batch_editable(batch)
     # Attendance is a record that must outlive any timetable change (the foreign key protects it too). Holding
     # the session's row, no check-in or tap can add a record between this look and the delete.
@@ -499,7 +503,7 @@ def schedule_from_curriculum(*, batch: Batch) -> list[Session]:
 
     Each materi becomes one or more sessions (a materi is split when a block ends), in curriculum order,
     with no facilitators yet. Only for a batch whose timetable is still empty."""
-    batch = _lock_batch(batch)
+    batch = batch_lock(batch)
     _check_batch_editable(batch)
     if batch.sessions.exists():
         raise ValidationError(_("The timetable already has sessions; delete them first to copy the curriculum."))
