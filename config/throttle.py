@@ -14,6 +14,7 @@ one is written on each throttle below, with the reason.
 The client of a per-device count is the device cookie (a random id the site itself issued and signed) together
 with the address: nobody can put a count on someone else's device, so no one can lock another person out."""
 
+import ipaddress
 import logging
 import secrets
 from collections.abc import Callable
@@ -41,7 +42,15 @@ class ThrottleUnavailable(Exception):
 
 
 def address(request) -> str:
-    return client_ip(request) or "-"
+    """The client's address as the per-address counts see it: an IPv4 address, or the /64 network of an IPv6
+    one (a single subscriber is handed a whole /64, and could otherwise take a fresh count per address)."""
+    ip = client_ip(request) or "-"
+    if ":" in ip:
+        try:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        except ValueError:
+            return ip
+    return ip
 
 
 def device(request) -> str:
@@ -145,8 +154,10 @@ VERIFY_MISSES = Throttle(group="certificates.verify.miss", rate="1000/15m", key=
 DOWNLOAD_WRONG_PAIRS_BY_ADDRESS = Throttle(
     group="certificates.download.wrong_pair", rate="1000/15m", key=_by_address, fail_open=False
 )
-# Per (NIK, client), tightly: guessing one person's code from one device stops quickly, while the person
-# themselves, from any other device, is never held back by someone else's attempts. Fails CLOSED, as above.
+# Per (NIK, client), tightly: a careless or curious device stops after a few wrong codes for one NIK, while the
+# person themselves, from any other device, is never held back by someone else's attempts. A determined guesser
+# can fetch a fresh device id with every try, so the bound on guessing is the per-address limit above (the
+# arithmetic is in the README). Fails CLOSED, as above.
 DOWNLOAD_WRONG_PAIRS_BY_CLIENT = Throttle(
     group="certificates.download.wrong_pair.nik", rate="5/15m", key=_by_subject_and_client, fail_open=False
 )

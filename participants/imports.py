@@ -688,7 +688,7 @@ def check_rows(
             # A person registered elsewhere (whom only staff may correct) gets no word of it: an operator hears
             # what they would of a new NIK (privacy.py), and the staff see the conflict when reviewing.
             if existing is not None and correct:
-                changed = person_registry_changes(existing, row.data)
+                changed = person_registry_changes(existing, row.data, keep_home=True)
                 if changed:
                     row.warnings.append(
                         (

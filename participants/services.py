@@ -131,11 +131,22 @@ def _registry_values(data: PersonData) -> dict:
     return values
 
 
-def person_registry_changes(person: Person, data: PersonData) -> dict:
+# Where a person is registered: a nomination, even staff's on behalf of another kabupaten, never moves them (that
+# would hand their record to that kabupaten's operator); only the registry import corrects it.
+HOME_FIELDS = ("kabupaten", "kecamatan")
+
+
+def person_registry_changes(person: Person, data: PersonData, *, keep_home: bool = False) -> dict:
     """{field: (old, new)} that saving `data` would correct in the person's record. Related records are
-    compared by id (the old value is the id), so checking 2,000 rows costs no query."""
+    compared by id (the old value is the id), so checking 2,000 rows costs no query. With `keep_home` (every
+    nomination), the person's kabupaten and kecamatan stay as they are when `data` names another kabupaten."""
+    skip = ()
+    if keep_home and person.kabupaten_id != (data.kabupaten.pk if data.kabupaten is not None else None):
+        skip = HOME_FIELDS
     changes = {}
     for name, value in _registry_values(data).items():
+        if name in skip:
+            continue
         if name in REGISTRY_RELATED:
             old = getattr(person, f"{name}_id")
             differs = old != (value.pk if value is not None else None)
@@ -161,6 +172,9 @@ def people_create(people: list[Person]) -> None:
     Their NIKs were read as new; should another transaction register one of them meanwhile, the unique NIK
     makes this insert wait for it and then fail. The insert is undone in a savepoint and NikTaken raised, so
     the caller can run again and find that person known (see retried_on_nik_clash)."""
+    # In NIK order: two writers inserting the same new NIKs then wait for each other in one order, never in a
+    # circle (a deadlock, which no retry would turn into NikTaken).
+    people = sorted(people, key=lambda person: person.nik)
     try:
         with transaction.atomic():
             Person.objects.bulk_create(people, batch_size=500)
@@ -195,7 +209,7 @@ def _person_save(*, data: PersonData, existing: Person | None) -> tuple[Person, 
         person.full_clean(validate_unique=False)
         people_create([person])
         return person, {}
-    changes = person_registry_changes(existing, data)
+    changes = person_registry_changes(existing, data, keep_home=True)
     audit = {}
     for name in changes:
         audit[name] = [_audit_value(getattr(existing, name)), _audit_value(values[name])]
@@ -860,7 +874,8 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
             person = Person(nik=row.data.nik, **values)
             new_people.append(person)
         else:
-            changes = person_registry_changes(person, row.data) if may_correct_registry(actor, person) else {}
+            correct = may_correct_registry(actor, person)
+            changes = person_registry_changes(person, row.data, keep_home=True) if correct else {}
             if not changes:
                 continue
             for name in changes:

@@ -152,6 +152,13 @@ def test_unknown_codes_are_throttled_per_address_and_a_known_code_is_still_serve
     assert Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR=address()).status_code == 404
 
 
+def test_the_addresses_of_one_ipv6_network_share_one_count(certificate):
+    """One subscriber holds a whole /64: hopping between its addresses gives no fresh count."""
+    fill(throttle.VERIFY_MISSES, "2001:db8:1:2::1", limit(throttle.VERIFY_MISSES))
+    assert Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR="2001:db8:1:2:ffff::9").status_code == 429
+    assert Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR="2001:db8:1:3::1").status_code == 404
+
+
 def test_a_venue_of_264_with_three_typos_each_still_gets_answers(certificate):
     venue = address()
     fill(throttle.VERIFY_MISSES, venue, VENUE * TYPOS)

@@ -489,3 +489,29 @@ def test_the_review_list_marks_a_nominee_registered_elsewhere(client, nominated)
     row = html[html.index(f'data-nomination="{nominated.nomination.pk}"') :].split("</tr>")[0]
     assert 'data-conflict="elsewhere"' in row and "Kabupaten Situbondo" in row
     assert html.count('data-conflict="elsewhere"') == 1
+
+
+def test_staff_nominating_for_another_kabupaten_do_not_move_the_person_there(client):
+    """A nomination, also staff's on behalf of another kabupaten, never changes where a person is registered:
+    moving them would hand their whole record to that kabupaten's operator."""
+    world = World(VALUES)
+    client.force_login(world.staff)
+    page = reverse("participants:batch_nominations", args=[world.batch.pk]) + f"?kabupaten={region('35.25').pk}"
+    form = world.form(world.person.nik, VALUES)
+    form.update(full_name=VALUES["full_name"], birth_place=VALUES["birth_place"], address="", phone="")
+    client.post(page, form)
+    nomination = Nomination.objects.get(batch=world.batch, person=world.person)
+    assert nomination.kabupaten == region("35.25")
+    world.person.refresh_from_db()
+    assert world.person.kabupaten == region("35.12")
+
+    # The name is what staff typed into the nomination they made for Gresik, so Gresik's operator sees it; no
+    # other value of the record reaches them.
+    registry_only = {key: value for key, value in world.secrets.items() if key != "name"}
+    client.force_login(world.operator)
+    assert client.get(reverse("participants:person_detail", args=[world.person.pk])).status_code == 404
+    for url in (
+        reverse("participants:batch_nominations", args=[world.batch.pk]),
+        reverse("participants:nomination_detail", args=[nomination.pk]),
+    ):
+        assert leaks(body_text(client.get(url)), registry_only) == []
