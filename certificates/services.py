@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
@@ -178,12 +178,14 @@ def _shared_pages(shared: rendering.CertificateBatch) -> tuple[bytes, bytes]:
     return pages
 
 
-def _store_claimed(name: str, data: bytes, *, claim: Callable[[], bool], kept: Callable[[], bool]) -> bool:
+def _store_claimed(name: str, data: bytes, *, claim: Callable[[], bool]) -> bool:
     """Write `data` as `name` only once `claim()` (a conditional update or a unique insert that records `name`)
     succeeded, inside the same transaction: a worker that loses the claim writes nothing, and the row lock holds
-    back any other until the file is there. Whatever fails after the write (the database connection lost, the
-    storage failing) removes the file again, so no file is left that no row points to. The name depends only on
-    what the file is, so a run killed outright is overwritten by its retry. Returns whether this call stored it."""
+    back any other until the file is there. Whatever fails after the write and before the commit (the database
+    connection lost, the storage failing) removes the file again, so no file is left that no row points to. A
+    failure of the commit itself leaves the file: the commit may have gone through with its answer lost, and a
+    file a row points to is never deleted on a guess; if it did not, the retry overwrites the file (its name
+    depends only on what it is) or the orphan clean-up removes it. Returns whether this call stored it."""
     written = None
     committing = False
     try:
@@ -200,24 +202,21 @@ def _store_claimed(name: str, data: bytes, *, claim: Callable[[], bool], kept: C
                 raise RuntimeError(f"storage saved {saved} instead of {name}")
             committing = True
     except BaseException:
-        if written is not None:
-            _discard_unclaimed(written, kept=kept if committing else None)
+        if committing:
+            logger.warning("stored file %s left to its retry or the orphan clean-up: its commit failed", name)
+        elif written is not None:
+            _delete_quietly(written)
         raise
     return True
 
 
-def _discard_unclaimed(name: str, *, kept: Callable[[], bool] | None) -> None:
-    """Remove a file whose claim did not commit. When only the commit failed (`kept` given), the commit may have
-    gone through with its answer lost: ask the database again, on a new connection, before deleting; if it cannot
-    tell, the file stays for the orphan clean-up, which checks the rows itself."""
+def _delete_quietly(name: str) -> None:
+    """Remove a file whose claim did not commit (a no-op when nothing was written); a storage that fails here
+    leaves it to the orphan clean-up."""
     try:
-        if kept is not None and not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-            if kept():
-                return
-        default_storage.delete(name)  # a no-op when nothing was written
-    except DatabaseError:
-        logger.warning("stored file %s left to the orphan clean-up: the database could not confirm it", name)
+        default_storage.delete(name)
+    except Exception:  # any storage's error: the failure being handled is the one to report
+        logger.warning("stored file %s left to the orphan clean-up: the storage could not delete it", name)
 
 
 def certificates_render(*, certificate_ids) -> int:
@@ -246,7 +245,6 @@ def certificates_render(*, certificate_ids) -> int:
             claim=lambda rows=unclaimed, name=name, data=data: bool(
                 rows.update(pdf=name, sha256=hashlib.sha256(data).hexdigest())
             ),
-            kept=lambda pk=certificate.pk, name=name: Certificate.objects.filter(pk=pk, pdf=name).exists(),
         )
     return stored
 
@@ -511,9 +509,7 @@ def _store_document(job: DocumentJob, *, key: str, title: str, data: bytes) -> b
             return False
         return True
 
-    return _store_claimed(
-        name, data, claim=claim, kept=lambda: DocumentFile.objects.filter(job=job, key=key, file=name).exists()
-    )
+    return _store_claimed(name, data, claim=claim)
 
 
 def document_job_render_certificates(*, job_id: int, certificate_ids) -> None:
