@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from participants.retention import ExpiredUploads, unconfirmed_uploads_delete
@@ -38,18 +38,26 @@ class CleanupReport:
     dry_run: bool
 
 
+def _file_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) of a FileField or ImageField in the project."""
+    return [
+        (model, model_field.name)
+        for model in apps.get_models()
+        for model_field in model._meta.concrete_fields
+        if isinstance(model_field, models.FileField)
+    ]
+
+
 def referenced_files() -> set[str]:
     """Every file name a row of any model points to (all FileFields and ImageFields, one query each)."""
     names = set()
-    for model in apps.get_models():
-        for model_field in model._meta.concrete_fields:
-            if isinstance(model_field, models.FileField):
-                names.update(
-                    model._default_manager.exclude(**{model_field.name: ""})
-                    .exclude(**{f"{model_field.name}__isnull": True})
-                    .values_list(model_field.name, flat=True)
-                    .iterator()
-                )
+    for model, field_name in _file_fields():
+        names.update(
+            model._default_manager.exclude(**{field_name: ""})
+            .exclude(**{f"{field_name}__isnull": True})
+            .values_list(field_name, flat=True)
+            .iterator()
+        )
     return names
 
 
@@ -83,8 +91,22 @@ def orphaned_files_delete(
             continue
         result.files.append(name)
         if not dry_run:
-            storage.delete(name)
+            _delete_if_still_orphaned(name, storage, cutoff)
     return result
+
+
+def _delete_if_still_orphaned(name: str, storage, cutoff: datetime) -> None:
+    """Delete `name` unless it was taken since the rows were read: a retry may have claimed a certificate whose
+    old leftover lay under the same fixed name and written it anew. So, right before deleting, the rows are
+    asked again (locking any that point to it, so its claim cannot commit meanwhile) and the file's time again
+    (a file written by a claim not yet committed is young)."""
+    with transaction.atomic():
+        for model, field_name in _file_fields():
+            if model._default_manager.select_for_update().filter(**{field_name: name}).exists():
+                return
+        if storage.get_modified_time(name) > cutoff:
+            return
+        storage.delete(name)
 
 
 def media_cleanup(*, now: datetime | None = None, dry_run: bool = False) -> CleanupReport:

@@ -37,7 +37,7 @@ def _database_status() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    except DatabaseError:
+    except (DatabaseError, InterfaceError):  # InterfaceError: a connection closed under us
         return "down"
     return "up"
 

@@ -341,9 +341,22 @@ def _refusal_codes(error: ValidationError) -> set[str]:
     return {e.code for e in errors}
 
 
+def _address_over_its_limit(request) -> bool:
+    """Whether the address already made more wrong codes than its limit. Then every code is refused, right
+    ones too: a guesser who throws away its device cookie would otherwise learn which codes are right from the
+    one answer that is not a refusal. With the cache down this check gives way (a right code still checks in;
+    a wrong one is refused when it is counted)."""
+    try:
+        return throttle.CHECKIN_WRONG_CODES_BY_ADDRESS.blocked(request)
+    except throttle.ThrottleUnavailable:
+        return False
+
+
 def _checkin_post(request, session, context):
     code = request.POST.get("access_code", "")
     stamp = request.POST.get("stamp", "")
+    if _address_over_its_limit(request):
+        return render(request, "trainings/checkin_throttled.html", context, status=429)
     try:
         attendance = services.attendance_checkin(session=session, stamp=stamp, access_code=code)
     except ValidationError as exc:

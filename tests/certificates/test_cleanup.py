@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -168,3 +168,29 @@ def test_celery_beat_runs_the_clean_up_daily(uploads, settings):
     result = app.tasks[entry["task"]].delay()  # in-process here, as without a broker
     assert result.get() == {"uploads": 2, "orphans": 0}
     assert not any(exists(upload) for upload in uploads["expired"])
+
+
+class ClaimedMeanwhile(FileSystemStorage):
+    """Media storage in which, while the clean-up walks it, a retry claims a certificate whose old leftover lies
+    under that certificate's fixed name: the row points to the file only after the rows were read."""
+
+    def __init__(self, *, claim, **kwargs):
+        super().__init__(**kwargs)
+        self.claim = claim
+
+    def get_modified_time(self, name):
+        self.claim(name)
+        return super().get_modified_time(name)
+
+
+def test_a_file_a_row_takes_while_the_clean_up_runs_is_kept(staff, settings):
+    batch = finished_batch(staff, participants=1)
+    certificate = services.certificates_issue(actor=staff, batch=batch, enrollments=list(batch.enrollments.all()))[0]
+    leftover = stored(services.certificate_pdf_name(certificate))
+    claims = Certificate.objects.filter(pk=certificate.pk, pdf="")
+    storage = ClaimedMeanwhile(location=settings.MEDIA_ROOT, claim=lambda name: claims.update(pdf=name))
+
+    result = cleanup.orphaned_files_delete(storage=storage)
+
+    assert result.files == [leftover]  # it was an orphan when the rows were read…
+    assert default_storage.exists(leftover)  # …but a row points to it by the time of deleting

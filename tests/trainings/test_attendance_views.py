@@ -643,13 +643,16 @@ def test_a_venue_of_264_with_three_typos_each_is_not_held_back_by_its_address(wo
     assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
 
 
-def test_an_address_over_its_limit_refuses_wrong_codes_from_any_device_but_not_right_ones(world, clock):
-    """A guesser who throws away its cookie still counts against its address."""
+def test_an_address_over_its_limit_refuses_every_code_from_any_device(world, clock):
+    """A guesser who throws away its cookie still counts against its address, and once over the limit even a
+    right code is refused, so that the answers tell it nothing about which codes are right."""
     limit = int(CHECKIN_WRONG_CODES_BY_ADDRESS.rate.split("/")[0])
     wrong_codes_from("127.0.0.1", limit)
     phone = scan(Client(), world, clock)
-    assert phone.send("WRNG0000").status_code == 429
-    assert 'id="checkin-done"' in phone.send(world.enrollments[0].access_code).content.decode()
+    assert phone.send("WRNG0000").status_code == 429  # one over the limit
+    right = phone.send(world.enrollments[0].access_code)
+    assert right.status_code == 429 and 'id="checkin-throttled"' in right.content.decode()
+    assert not Attendance.objects.exists()
 
 
 @override_settings(DEBUG=False)
