@@ -42,6 +42,7 @@ from .services import (
     may_correct_registry,
     person_data_errors,
     person_registry_changes,
+    submitted_values,
 )
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -449,6 +450,9 @@ class CheckedRow:
     number: int
     nik: str  # compact, possibly invalid
     data: PersonData | None = None
+    # What the row itself says (Nomination.submitted), before empty cells are filled from the registry: what
+    # the nominating kabupaten's operator is shown of a person registered elsewhere.
+    submitted: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)  # (column key or "", code, message)
     warnings: list = field(default_factory=list)
     nik_from_number: bool = False
@@ -642,6 +646,7 @@ def check_rows(
         existing = context.people.get(row.nik)
         correct = may_correct_registry(actor, existing)
         row.data = PersonData(nik=row.nik, kabupaten=kabupaten, **values)
+        row.submitted = submitted_values(row.data)
         if existing is not None and correct:
             # An empty optional cell keeps what the registry knows (but not a cell that had a problem).
             blank_before = {name for name in (*OPTIONAL_FROM_REGISTRY, "kecamatan") if name in problems}

@@ -10,15 +10,27 @@ know and a NIK of someone registered elsewhere. Staff of the organiser see the r
 Used by selectors.people_visible_to, rules.is_person_operator, the services' and imports' answers to an
 operator, every participants page, export and message that shows a nominee, and certificates_visible_to."""
 
+from datetime import date
+
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from .models import Nomination, Person
 from .nik import mask_nik
 
-# What an operator typed that is shown back to them for a person registered elsewhere. Birth place, birth date
-# and gender are left out: the NIK check makes them agree with the registry's, so showing them would show it.
-SHOWN_AS_SUBMITTED = ("full_name", "address", "village", "phone", "email", "pillar_detail")
+# What an operator typed that is shown back to them for a person registered elsewhere. The birth date and gender
+# they typed agree with the NIK they typed (the NIK check sees to it), so showing them back tells them nothing new.
+SHOWN_AS_SUBMITTED = (
+    "full_name",
+    "gender",
+    "birth_place",
+    "address",
+    "village",
+    "phone",
+    "email",
+    "pillar_detail",
+    "education",
+)
 
 
 def registry_scope(user, prefix: str = "") -> Q:
@@ -43,12 +55,16 @@ def person_as_submitted(nomination: Nomination) -> Person:
     """An unsaved stand-in for the nomination's person built from what the nominating operator typed, with
     the NIK masked; it refuses to be saved (see Person.save)."""
     submitted = nomination.submitted or {}
+    birth_date = submitted.get("birth_date")
     shown = Person(
         pk=nomination.person_id,
-        nik=mask_nik(submitted.get("nik", "")),
+        # The NIK is the operator's own input (an older nomination kept no copy of it, but was made with it).
+        nik=mask_nik(submitted.get("nik") or nomination.person.nik),
+        birth_date=date.fromisoformat(birth_date) if birth_date else None,
         pillar_type_id=nomination.pillar_type_id,
+        kabupaten_id=nomination.kabupaten_id,
         kecamatan_id=nomination.kecamatan_id,
-        **{name: submitted.get(name, "") for name in SHOWN_AS_SUBMITTED},
+        **{name: submitted.get(name) or "" for name in SHOWN_AS_SUBMITTED},
     )
     if not shown.full_name:
         shown.full_name = _("(name not recorded)")
@@ -56,8 +72,20 @@ def person_as_submitted(nomination: Nomination) -> Person:
         shown.pillar_type = nomination.pillar_type
     if nomination.kecamatan_id and "kecamatan" in nomination._state.fields_cache:
         shown.kecamatan = nomination.kecamatan
+    if "kabupaten" in nomination._state.fields_cache:
+        shown.kabupaten = nomination.kabupaten
     shown.shielded = True
     return shown
+
+
+def shows_as_submitted(user, nomination: Nomination) -> bool:
+    """Whether a nomination's own page shows this user what was typed into it rather than the registry record:
+    for an operator, whenever the nomination kept what was typed, so that the page reads the same whether the
+    NIK was new, of their own kabupaten or registered elsewhere; and for a person registered elsewhere always
+    (an older nomination that kept nothing shows no name)."""
+    if not (user.is_authenticated and user.is_operator):
+        return False
+    return bool(nomination.submitted) or hides_registry_from(user, nomination.person)
 
 
 def shield(user, nomination: Nomination | None) -> Nomination | None:

@@ -561,6 +561,8 @@ def nomination_submit(
     context = NominationContext.load(batch, [data.nik])
     existing = context.people.get(data.nik)
     correct = may_correct_registry(actor, existing)
+    # What was typed, before empty fields are filled from the registry (shown to the nominating operator).
+    submitted = submitted_values(data)
     if existing is not None and correct:
         keep_registry_values(data, existing)
     errors, more_warnings = context.answers_for(actor, kabupaten=kabupaten, data=data)
@@ -577,7 +579,7 @@ def nomination_submit(
         kabupaten=kabupaten,
         pillar_type=data.pillar_type,
         kecamatan=data.kecamatan,
-        submitted=submitted_values(data),
+        submitted=submitted,
         replaces=replaces,
         nominated_by=actor,
     )
@@ -900,7 +902,7 @@ def nomination_upload_confirm(*, actor, upload: NominationUpload, today: date | 
                 kabupaten=upload.kabupaten,
                 pillar_type=row.data.pillar_type,
                 kecamatan=row.data.kecamatan,
-                submitted=submitted_values(row.data),
+                submitted=row.submitted,
                 upload=upload,
                 nominated_by=actor,
             )

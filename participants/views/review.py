@@ -215,11 +215,12 @@ def nomination_detail(request, pk):
     is_staff = request.user.has_perm("participants.review", nomination.batch)
     registered_elsewhere = is_staff and nomination.person.kabupaten_id != nomination.kabupaten_id
     replaced_by = related_or_none(nomination, "replaced_by")
-    as_submitted = privacy.hides_registry_from(request.user, nomination.person)
+    as_submitted = privacy.shows_as_submitted(request.user, nomination)
     if as_submitted:
-        # Registered elsewhere: the operator sees what they typed, and no correction made to the registry.
+        # The operator sees what they typed, and no correction made to the registry.
         for event in nomination.events.all():
             event.change_list = []
+        nomination.person = privacy.person_as_submitted(nomination)
     for shown in (nomination, nomination.replaces, replaced_by):
         privacy.shield(request.user, shown)
     return render(
@@ -229,9 +230,13 @@ def nomination_detail(request, pk):
             "nomination": nomination,
             "person": nomination.person,
             "as_submitted": as_submitted,
-            "personal_data": not as_submitted
-            and request.user.has_perm("participants.person.personal_data", nomination.person),
-            "may_view_person": request.user.has_perm("participants.person.view", nomination.person),
+            # What an operator typed is theirs to see while the nomination holds a seat; the person's own page is
+            # reached from elsewhere, so that this page reads the same whoever the NIK belongs to.
+            "personal_data": nomination.is_active
+            if as_submitted
+            else request.user.has_perm("participants.person.personal_data", nomination.person),
+            "may_view_person": not as_submitted
+            and request.user.has_perm("participants.person.view", nomination.person),
             "replaced_by": replaced_by,
             "enrollment": related_or_none(nomination, "enrollment"),
             "is_staff": is_staff,

@@ -493,7 +493,9 @@ def test_the_nomination_page_shows_the_full_personal_data_to_the_nominating_oper
     response = client.get(reverse("participants:nomination_detail", args=[nomination.pk]))
     html = response.content.decode()
     assert response.status_code == 200
-    assert nomination.person.nik in html and nomination.person.phone in html
+    # As typed into the nomination (the same page whoever the NIK belongs to), the NIK masked.
+    assert nomination.person.masked_nik in html and nomination.person.phone in html
+    assert 'id="as-submitted"' in html
     assert [e.action for e in response.context["nomination"].events.all()] == ["created"]
 
 
