@@ -5,7 +5,9 @@ phone, e-mail, training history, certificates) only when the person is registere
 kabupaten. Of a person registered elsewhere whom their kabupaten nominated, they see only what they typed into
 that nomination (kept in `Nomination.submitted`), with the NIK masked and no birth data; and no answer they get
 (form prefill, NIK search, messages, errors, spreadsheet reports) differs between a NIK the registry does not
-know and a NIK of someone registered elsewhere. Staff of the organiser see the registry and the conflict.
+know and a NIK of someone registered elsewhere, with two exceptions that the rules of a batch force (see the
+README): a NIK that already holds a seat cannot be nominated again, and a new NIK becomes a person of the
+operator's kabupaten. Staff of the organiser see the registry and the conflict.
 
 Used by selectors.people_visible_to, rules.is_person_operator, the services' and imports' answers to an
 operator, every participants page, export and message that shows a nominee, and certificates_visible_to."""
