@@ -191,7 +191,7 @@ def test_bad_rows_are_reported_by_row_and_nothing_is_written_until_the_valid_row
     assert upload.report["actions"]["create"] == 28
     assert Person.objects.count() == 0
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Beberapa baris bermasalah"):
         registry.registry_upload_confirm(actor=operator, upload=upload)  # bad rows: only when asked for
     assert Person.objects.count() == 0
 
@@ -202,7 +202,7 @@ def test_bad_rows_are_reported_by_row_and_nothing_is_written_until_the_valid_row
     assert not Person.objects.filter(full_name__in=["Anggota 5", "Anggota 12"]).exists()
     assert Nomination.objects.count() == 0  # the registry only
     assert not upload.file  # the file with the personal data is not kept after the import
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="tidak sedang menunggu konfirmasi"):
         registry.registry_upload_confirm(actor=operator, upload=upload, valid_only=True)  # once only
 
 
@@ -380,7 +380,7 @@ def test_a_failed_import_runs_again_from_the_rows_done(
     assert (upload.rows_done, upload.created_count, Person.objects.count()) == (28, 28, 28)
     registry.registry_upload_import(upload_id=upload.pk)  # the message delivered once more: nothing happens
     assert Person.objects.count() == 28
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Hanya impor yang gagal atau macet"):
         registry.registry_upload_retry(actor=operator, upload=upload)
 
 
