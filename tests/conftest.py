@@ -1,11 +1,13 @@
-"""Suite-wide fixtures: a private MEDIA_ROOT per test, guards for tests that need PostgreSQL or Redis, and a
-headless browser page for the end-to-end tests.
+"""Suite-wide fixtures: a private MEDIA_ROOT and private throttle counters per test, guards for tests that need
+PostgreSQL or Redis, and a headless browser page for the end-to-end tests.
 
 Set REQUIRE_SERVICES=1 (CI does) to make a missing or unreachable service, or a missing system tool (chromium,
 poppler, zbar: `scripts/system-packages test` installs them), a failure instead of a skip."""
 
 import functools
+import hashlib
 import os
+import secrets
 import shutil
 
 import pytest
@@ -178,6 +180,20 @@ def tasks_queued():
     with app.connection_for_write() as connection:
         for queue in ("documents", "celery"):
             connection.default_channel.queue_purge(queue)
+
+
+# One value per run: counts of an earlier run, still within their window in a shared Redis, are never read.
+_RUN = secrets.token_hex(4)
+
+
+@pytest.fixture(autouse=True)
+def _own_throttle_counters(request, settings):
+    """Every test counts its throttles (config/throttle.py) under a cache prefix of its own. Under REDIS_URL the
+    cache is one Redis shared by all tests of a run, and by runs before it while their windows last: a count
+    left there by another test at the same client address (the test client's 127.0.0.1, a fixed venue address)
+    would otherwise throttle this one. Nothing needs to clear the cache, which also holds Celery's queues."""
+    test = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{_RUN}:{test}:"
 
 
 @pytest.fixture(autouse=True)

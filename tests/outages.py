@@ -1,5 +1,6 @@
-"""Real outages for the fault tests: a cache (Redis) and a database pointed where nothing answers. Nothing is
-mocked: the application's own clients try to connect and fail as they would in production."""
+"""Real outages for the fault tests: a cache (Redis) and a database pointed where nothing answers, and a database
+that stops taking new rows. Nothing is mocked: the application's own clients try to connect or write and fail as
+they would in production."""
 
 import contextlib
 import os
@@ -49,3 +50,38 @@ def database_down():
     finally:
         broken.close()
         connections["default"] = original
+
+
+@contextlib.contextmanager
+def table_full(model, *, rows: int):
+    """The database refuses new rows of `model` once its table holds `rows`, as when its storage or quota runs
+    out halfway through a job: a trigger (SQLite or PostgreSQL) fails the insert with an integrity error. The
+    trigger is dropped afterwards, so the next run finds room again."""
+    table = connections["default"].ops.quote_name(model._meta.db_table)
+    with connections["default"].cursor() as cursor:
+        if connections["default"].vendor == "sqlite":
+            cursor.execute(
+                # The table name comes from the model and is quoted; `rows` is an int.
+                f"CREATE TRIGGER outage_table_full BEFORE INSERT ON {table} "  # noqa: S608
+                f"WHEN (SELECT count(*) FROM {table}) >= {int(rows)} "
+                "BEGIN SELECT RAISE(ABORT, 'table full'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION outage_table_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "  # noqa: S608
+                f"IF (SELECT count(*) FROM {table}) >= {int(rows)} THEN "
+                "RAISE EXCEPTION 'table full' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER outage_table_full BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION outage_table_full()"
+            )
+    try:
+        yield
+    finally:
+        with connections["default"].cursor() as cursor:
+            if connections["default"].vendor == "sqlite":
+                cursor.execute("DROP TRIGGER outage_table_full")
+            else:
+                cursor.execute(f"DROP TRIGGER outage_table_full ON {table}")
+                cursor.execute("DROP FUNCTION outage_table_full()")

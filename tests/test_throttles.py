@@ -2,15 +2,13 @@
 they never lock a participant out of their own certificate, every per-address limit holds a venue of 264
 participants behind one router, and with the cache down each fails open or closed as written, never a 500."""
 
-import uuid
-
 import pytest
-from django.core.cache import cache
 from django.test import Client, RequestFactory, override_settings
 
 from certificates import services
 from config import throttle
 from participants.models import Enrollment
+from tests.addresses import unique_address
 from tests.certificates.test_services import ISSUED, finished_batch
 from tests.factories import StaffFactory
 from tests.outages import cache_down
@@ -24,13 +22,6 @@ TYPOS = 3  # wrong attempts each, within one window
 
 def limit(rule: throttle.Throttle) -> int:
     return int(rule.rate.split("/")[0])
-
-
-@pytest.fixture(autouse=True)
-def _empty_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -52,11 +43,6 @@ def owner():
         "right": {"nik": enrollment.person.nik, "access_code": enrollment.access_code},
         "wrong": {"nik": enrollment.person.nik, "access_code": wrong},
     }
-
-
-def address() -> str:
-    number = uuid.uuid4().int
-    return f"10.{number % 250}.{number // 250 % 250}.{number // 62500 % 250 + 1}"
 
 
 class Device:
@@ -83,18 +69,18 @@ def fill(rule: throttle.Throttle, ip: str, times: int):
 
 
 def test_a_strangers_wrong_codes_for_a_nik_do_not_lock_its_owner_out(owner):
-    stranger = Device(address())
+    stranger = Device(unique_address())
     for _attempt in range(limit(throttle.DOWNLOAD_WRONG_PAIRS_BY_CLIENT)):
         assert stranger.post(owner["wrong"]).status_code == 200
     assert stranger.post(owner["wrong"]).status_code == 429  # the stranger's device is held back...
     # ...but the owner, from their own phone elsewhere or on the same Wi-Fi, gets in at once.
-    assert Device(address()).post(owner["right"]).status_code == 302
+    assert Device(unique_address()).post(owner["right"]).status_code == 302
     assert Device(stranger.ip).post(owner["right"]).status_code == 302
 
 
 def test_a_throttled_device_is_refused_even_with_the_right_pair(owner):
     """Otherwise the refusal would tell a guesser which code was right."""
-    guesser = Device(address())
+    guesser = Device(unique_address())
     for _attempt in range(limit(throttle.DOWNLOAD_WRONG_PAIRS_BY_CLIENT) + 1):
         guesser.post(owner["wrong"])
     response = guesser.post(owner["right"])
@@ -103,23 +89,23 @@ def test_a_throttled_device_is_refused_even_with_the_right_pair(owner):
 
 def test_an_address_over_its_limit_is_refused_whatever_the_device(owner):
     """A guesser who throws away its cookie still counts against its address."""
-    ip = address()
+    ip = unique_address()
     fill(throttle.DOWNLOAD_WRONG_PAIRS_BY_ADDRESS, ip, limit(throttle.DOWNLOAD_WRONG_PAIRS_BY_ADDRESS) - 1)
     assert Device(ip).post({"nik": "3512011708859999", "access_code": "AAAAAAAA"}).status_code == 200
     assert Device(ip).post({"nik": "3512011708859998", "access_code": "AAAAAAAA"}).status_code == 429
     assert Device(ip).post(owner["right"]).status_code == 429
-    assert Device(address()).post(owner["right"]).status_code == 302
+    assert Device(unique_address()).post(owner["right"]).status_code == 302
 
 
 def test_a_venue_of_264_with_three_typos_each_does_not_refuse_the_next_right_pair(owner):
-    venue = address()
+    venue = unique_address()
     fill(throttle.DOWNLOAD_WRONG_PAIRS_BY_ADDRESS, venue, VENUE * TYPOS)
     assert Device(venue).post(owner["wrong"]).status_code == 200  # one more typo is still just a typo
     assert Device(venue).post(owner["right"]).status_code == 302
 
 
 def test_a_participant_who_mistypes_a_few_times_gets_in(owner):
-    phone = Device(address())
+    phone = Device(unique_address())
     for _attempt in range(TYPOS):
         assert phone.post(owner["wrong"]).status_code == 200
     assert phone.post(owner["right"]).status_code == 302
@@ -134,7 +120,7 @@ def url(code: str) -> str:
 
 def test_a_room_verifying_from_one_address_is_served(certificate):
     """Forty participants scanning their QR codes at a closing ceremony, on the venue's Wi-Fi."""
-    venue = address()
+    venue = unique_address()
     fill(throttle.VERIFY_MISSES, venue, limit(throttle.VERIFY_MISSES) - 1)  # a busy day of typos already
     statuses = {Client(REMOTE_ADDR=venue).get(url(certificate.verification_code)).status_code for _ in range(40)}
     assert statuses == {200}
@@ -143,13 +129,13 @@ def test_a_room_verifying_from_one_address_is_served(certificate):
 
 
 def test_unknown_codes_are_throttled_per_address_and_a_known_code_is_still_served(certificate):
-    guesser = address()
+    guesser = unique_address()
     fill(throttle.VERIFY_MISSES, guesser, limit(throttle.VERIFY_MISSES) - 1)
     assert Client().get(url("AAAAAAAAAAAA"), REMOTE_ADDR=guesser).status_code == 404
     response = Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR=guesser)
     assert response.status_code == 429 and b'id="verify-throttled"' in response.content
     assert Client().get(url(certificate.verification_code), REMOTE_ADDR=guesser).status_code == 200
-    assert Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR=address()).status_code == 404
+    assert Client().get(url("AAAAAAAAAAAB"), REMOTE_ADDR=unique_address()).status_code == 404
 
 
 def test_the_addresses_of_one_ipv6_network_share_one_count(certificate):
@@ -160,7 +146,7 @@ def test_the_addresses_of_one_ipv6_network_share_one_count(certificate):
 
 
 def test_a_venue_of_264_with_three_typos_each_still_gets_answers(certificate):
-    venue = address()
+    venue = unique_address()
     fill(throttle.VERIFY_MISSES, venue, VENUE * TYPOS)
     assert Client().get(url("AAAAAAAAAAAA"), REMOTE_ADDR=venue).status_code == 404
 

@@ -46,18 +46,18 @@ def test_duplicate_username_is_refused_whatever_the_case(world, username):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("overrides", "field", "rule"),
     [
-        ({"username": ""}, "username"),
-        ({"username": "nama dengan spasi"}, "username"),
-        ({"full_name": "   "}, "full_name"),
-        ({"email": "bukan-email"}, "email"),
-        ({"phone": "telepon"}, "phone"),
-        ({"kabupaten": None}, "kabupaten"),
+        ({"username": ""}, "username", r"Masukkan nama pengguna\."),
+        ({"username": "nama dengan spasi"}, "username", "hanya boleh mengandung karakter, angka"),
+        ({"full_name": "   "}, "full_name", "Masukkan nama lengkap"),
+        ({"email": "bukan-email"}, "email", "Masukkan alamat email yang valid"),
+        ({"phone": "telepon"}, "phone", "Masukkan nomor telepon seperti"),
+        ({"kabupaten": None}, "kabupaten", "Pilih kabupaten/kota"),
     ],
 )
-def test_create_operator_field_errors(world, overrides, field):
-    with pytest.raises(ValidationError) as excinfo:
+def test_create_operator_field_errors(world, overrides, field, rule):
+    with pytest.raises(ValidationError, match=rule) as excinfo:
         services.account_create_operator(**operator_kwargs(world, **overrides))
     assert field in errors_of(excinfo)
     assert not User.objects.filter(username="operator.baru").exists()
@@ -65,7 +65,7 @@ def test_create_operator_field_errors(world, overrides, field):
 
 @pytest.mark.parametrize("code", ["35", "35.12.01"])
 def test_kabupaten_must_be_a_regency_or_city(world, code):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Pilih kabupaten/kota") as excinfo:
         services.account_create_operator(**operator_kwargs(world, kabupaten=region(code)))
     assert "kabupaten" in errors_of(excinfo)
 
@@ -112,7 +112,7 @@ def test_facilitator_already_linked_is_refused(world):
         services.account_create_facilitator(created_by=world.staff, facilitator=linked, username="dua", email="")
     assert "sudah memiliki akun" in errors_of(excinfo)["facilitator"][0]
     inactive = FacilitatorFactory(organiser=world.upt, is_active=False)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Fasilitator ini sudah tidak aktif"):
         services.account_create_facilitator(created_by=world.staff, facilitator=inactive, username="tiga", email="")
 
 
@@ -129,9 +129,9 @@ def test_set_password_link_defaults_to_site_url(world, settings):
 
 def test_set_password_link_refuses_inactive_and_unmanaged_accounts(world):
     world.operator.is_active = False
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Akun ini tidak aktif"):
         services.account_set_password_link(user=world.operator, request_or_base_url="https://x.example")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="hanya diterbitkan untuk akun operator dan fasilitator"):
         services.account_set_password_link(user=world.staff, request_or_base_url="https://x.example")
 
 

@@ -51,7 +51,7 @@ def test_running_a_job_again_changes_nothing(staff, django_capture_on_commit_cal
 def test_below_the_pass_rule_needs_a_reason(staff):
     batch = finished_batch(staff, participants=2, attended=1)
     below = batch.enrollments.order_by("person__full_name").last()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="belum memenuhi syarat kelulusan"):
         services.document_job_certificates(actor=staff, batch=batch, enrollments=[below])
     job = services.document_job_certificates(
         actor=staff, batch=batch, enrollments=[below], included_reasons={below.pk: "sakit, dirawat di RS"}
@@ -75,7 +75,7 @@ def test_a_stalled_job_can_be_run_again_and_keeps_what_it_made(staff, settings, 
     DocumentJob.objects.filter(pk=job.pk).update(status=DocumentJob.Status.RUNNING, progressed_at=timezone.now())
     job.refresh_from_db()
     assert not job.is_stalled
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Hanya pekerjaan yang gagal atau macet"):
         services.document_job_retry(actor=staff, job=job)
     late = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
     DocumentJob.objects.filter(pk=job.pk).update(progressed_at=late)
@@ -121,14 +121,26 @@ def test_a_certificate_revoked_while_its_job_runs_does_not_keep_the_job_running(
     assert not first.pdf  # a revoked certificate is not printed any more
 
 
+REPEATS = "harus memuat"  # the format would give two certificates the same number, or a number too long
+BREAKS = "Gunakan hanya"  # the format cannot be filled in at all
+
+
 @pytest.mark.parametrize(
-    "number_format",
-    ["{seq}", "{seq}/{code}", "{seq}/{year}", "{{seq}}/{code}/{year}", "{seq[0]}/{code}/{year}", "{sequence}", "{"],
+    ("number_format", "rule"),
+    [
+        ("{seq}", REPEATS),
+        ("{seq}/{code}", REPEATS),
+        ("{seq}/{year}", REPEATS),
+        ("{{seq}}/{code}/{year}", REPEATS),
+        ("{seq[0]}/{code}/{year}", BREAKS),
+        ("{sequence}", BREAKS),
+        ("{", BREAKS),
+    ],
 )
-def test_number_formats_that_would_repeat_or_break_are_refused(number_format):
+def test_number_formats_that_would_repeat_or_break_are_refused(number_format, rule):
     from certificates.models import validate_number_format
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=rule):
         validate_number_format(number_format)
 
 

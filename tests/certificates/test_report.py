@@ -295,7 +295,7 @@ def test_running_the_report_again_makes_no_second_file(staff, batch, django_capt
 
 def test_a_draft_batch_has_no_report(staff):
     draft = BatchFactory(organiser=staff.organiser, status=Batch.Status.DRAFT)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="setelah angkatan tidak lagi berstatus draf"):
         services.document_job_batch_report(actor=staff, batch=draft)
     assert not DocumentJob.objects.exists()
 

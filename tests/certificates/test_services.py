@@ -93,7 +93,7 @@ def test_codes_are_long_random_and_unrelated_to_the_nik(staff):
 def test_those_below_the_pass_rule_need_a_reason(staff):
     batch = finished_batch(staff, participants=2, attended=1)
     below = batch.enrollments.order_by("person__full_name").last()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="belum memenuhi syarat kelulusan"):
         issue(staff, batch)
     assert not Certificate.objects.exists()
     issue(staff, batch, included_reasons={below.pk: "sakit, ada surat dokter"})
@@ -106,14 +106,14 @@ def test_only_finished_batches_and_their_staff(staff):
         issue(StaffFactory(), batch)
     Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RUNNING)
     batch.refresh_from_db()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Sertifikat diterbitkan setelah angkatan selesai"):
         issue(staff, batch)
 
 
 def test_revocation_needs_a_reason_and_a_reissue_gets_a_new_number(staff):
     batch = finished_batch(staff, participants=2)
     old = issue(staff, batch)[0]
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Tuliskan alasan pencabutan"):
         services.certificate_revoke(actor=staff, certificate=old, reason="  ")
     services.certificate_revoke(actor=staff, certificate=old, reason="salah tulis nama")
     new = services.certificate_reissue(actor=staff, certificate=old, now=ISSUED)

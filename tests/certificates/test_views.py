@@ -4,7 +4,6 @@ participant's own download with NIK and access code, and the layout settings wit
 
 import io
 import re
-import uuid
 import zipfile
 
 import pytest
@@ -17,6 +16,7 @@ from pypdf import PdfReader
 
 from certificates import rendering, services
 from certificates.models import DEFAULT_NUMBER_FORMAT, Certificate, CertificateLayout, DocumentJob
+from tests.addresses import unique_address
 from tests.certificates.test_services import ISSUED, finished_batch
 from tests.factories import StaffFactory
 
@@ -363,12 +363,6 @@ def participant(staff):
     }
 
 
-def address() -> str:
-    """An address of this test alone, so that counts left in a shared cache by other tests do not matter."""
-    number = uuid.uuid4().int
-    return f"10.{number % 250}.{number // 250 % 250}.{number // 62500 % 250 + 1}"
-
-
 DOWNLOAD = "/sertifikat/unduh/"
 
 
@@ -377,7 +371,7 @@ def test_the_download_page_is_where_the_brief_says(client):
 
 
 def test_a_right_pair_lists_and_downloads_the_certificate(client, participant, english):
-    ip = address()
+    ip = unique_address()
     # Lower case with spaces: what people type.
     code = " ".join([participant["code"][:4].lower(), participant["code"][4:]])
     response = client.post(DOWNLOAD, {"nik": participant["nik"], "access_code": code}, REMOTE_ADDR=ip)
@@ -407,7 +401,7 @@ def test_a_right_pair_lists_and_downloads_the_certificate(client, participant, e
 
 
 def test_a_wrong_nik_and_a_wrong_code_get_the_same_message(client, participant, english):
-    ip = address()
+    ip = unique_address()
     wrong_nik = "3512011708859999"
     wrong_code = "AAAAAAAA" if participant["code"] != "AAAAAAAA" else "BBBBBBBB"
     first = client.post(DOWNLOAD, {"nik": wrong_nik, "access_code": participant["code"]}, REMOTE_ADDR=ip)
@@ -421,7 +415,7 @@ def test_a_wrong_nik_and_a_wrong_code_get_the_same_message(client, participant, 
 
 
 def test_malformed_input_is_explained(client, english):
-    response = client.post(DOWNLOAD, {"nik": "12345", "access_code": "ab"}, REMOTE_ADDR=address())
+    response = client.post(DOWNLOAD, {"nik": "12345", "access_code": "ab"}, REMOTE_ADDR=unique_address())
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert errors["nik"] == ["A NIK has 16 digits."]
@@ -541,6 +535,6 @@ def test_the_batch_preview_is_an_inline_pdf(client, staff, english):
 
 def test_a_participants_download_session_is_short(client, participant):
     right = {"nik": participant["nik"], "access_code": participant["code"]}
-    assert client.post(DOWNLOAD, right, REMOTE_ADDR=address()).status_code == 302
+    assert client.post(DOWNLOAD, right, REMOTE_ADDR=unique_address()).status_code == 302
     assert client.session["certificates_person"] == participant["certificate"].enrollment.person_id
     assert client.session.get_expiry_age() <= 30 * 60

@@ -579,7 +579,7 @@ def test_confirming_twice_imports_once(client, operator, batch):
     response = client.post(url)
     assert response["Location"] == reverse("participants:import_preview", args=[batch.pk, upload.pk])
     assert Nomination.objects.count() == 2
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Berkas ini sudah diimpor"):
         services.nomination_upload_confirm(actor=operator, upload=upload)
     assert Nomination.objects.count() == 2
 

@@ -173,9 +173,9 @@ def test_a_record_of_another_organiser_cannot_be_merged_in(world):
 
 
 def test_a_record_cannot_be_merged_with_itself_nor_with_unknown_fields(world):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="data ini adalah data yang sama"):
         services.person_merge(actor=world.staff, keep=world.keep, duplicate=world.keep)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="tidak dapat digabungkan: created_at"):
         services.person_merge(
             actor=world.staff, keep=world.keep, duplicate=world.duplicate, take_from_duplicate=["created_at"]
         )
@@ -186,7 +186,7 @@ def test_a_kecamatan_outside_the_kept_kabupaten_is_refused(world):
     Person.objects.filter(pk=world.duplicate.pk).update(kecamatan=region(f"{GRESIK}.01"))
     world.duplicate.refresh_from_db()
     before = snapshot()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Wringinanom tidak berada di Kabupaten Situbondo"):
         services.person_merge(
             actor=world.staff, keep=world.keep, duplicate=world.duplicate, take_from_duplicate=["kecamatan"]
         )

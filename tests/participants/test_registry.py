@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.translation import override
@@ -28,6 +28,7 @@ from tests.factories import (
     pillar,
     region,
 )
+from tests.outages import table_full
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +192,7 @@ def test_bad_rows_are_reported_by_row_and_nothing_is_written_until_the_valid_row
     assert upload.report["actions"]["create"] == 28
     assert Person.objects.count() == 0
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Beberapa baris bermasalah"):
         registry.registry_upload_confirm(actor=operator, upload=upload)  # bad rows: only when asked for
     assert Person.objects.count() == 0
 
@@ -202,7 +203,7 @@ def test_bad_rows_are_reported_by_row_and_nothing_is_written_until_the_valid_row
     assert not Person.objects.filter(full_name__in=["Anggota 5", "Anggota 12"]).exists()
     assert Nomination.objects.count() == 0  # the registry only
     assert not upload.file  # the file with the personal data is not kept after the import
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="tidak sedang menunggu konfirmasi"):
         registry.registry_upload_confirm(actor=operator, upload=upload, valid_only=True)  # once only
 
 
@@ -356,20 +357,11 @@ def test_a_failed_import_runs_again_from_the_rows_done(
 ):
     upload = upload_checked(django_capture_on_commit_callbacks, operator, xlsx(thirty_rows_two_bad()))
     monkeypatch.setattr(registry, "CHUNK_ROWS", 10)
-    real_write, calls = registry._write_chunk, []
-
-    def write_then_die(chunk, *, actor):
-        calls.append(len(chunk))
-        if len(calls) == 2:
-            raise RuntimeError("worker lost")
-        return real_write(chunk, actor=actor)
-
-    monkeypatch.setattr(registry, "_write_chunk", write_then_die)
-    upload = confirm(django_capture_on_commit_callbacks, operator, upload, valid_only=True)
+    with table_full(Person, rows=10):  # the second chunk cannot be written
+        upload = confirm(django_capture_on_commit_callbacks, operator, upload, valid_only=True)
     assert (upload.status, upload.rows_done, Person.objects.count()) == (RegistryUpload.Status.FAILED, 10, 10)
-    assert "RuntimeError" in upload.error and upload.file  # kept for the next run
+    assert "IntegrityError" in upload.error and upload.file  # kept for the next run
 
-    monkeypatch.setattr(registry, "_write_chunk", real_write)
     client.force_login(operator)
     detail = client.get(reverse("participants:registry_detail", args=[upload.pk])).content.decode()
     assert 'id="registry-retry"' in detail and 'id="registry-error"' in detail
@@ -380,7 +372,7 @@ def test_a_failed_import_runs_again_from_the_rows_done(
     assert (upload.rows_done, upload.created_count, Person.objects.count()) == (28, 28, 28)
     registry.registry_upload_import(upload_id=upload.pk)  # the message delivered once more: nothing happens
     assert Person.objects.count() == 28
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Hanya impor yang gagal atau macet"):
         registry.registry_upload_retry(actor=operator, upload=upload)
 
 
@@ -390,17 +382,11 @@ def test_a_duplicated_import_message_continues_from_the_rows_done(
     upload = upload_checked(django_capture_on_commit_callbacks, operator, xlsx(thirty_rows_two_bad()))
     monkeypatch.setattr(registry, "CHUNK_ROWS", 10)
     registry.registry_upload_confirm(actor=operator, upload=upload, valid_only=True)
-    # A worker claimed it and wrote the first chunk before it was lost.
-    RegistryUpload.objects.filter(pk=upload.pk).update(status=RegistryUpload.Status.IMPORTING)
-    registry._import_next_chunk(
-        upload.pk,
-        valid=registry.check_rows(
-            registry._read_upload(upload), actor=operator, kabupaten=operator.kabupaten, only=None
-        ).valid,
-        check=None,
-        actor=operator,
-    )
-    assert Person.objects.count() == 10
+    # A worker claimed it and wrote the first chunk, then was lost before it could record a failure.
+    with table_full(Person, rows=10), pytest.raises(IntegrityError):
+        registry.registry_upload_import(upload_id=upload.pk)
+    upload.refresh_from_db()
+    assert (upload.status, upload.rows_done, Person.objects.count()) == (RegistryUpload.Status.IMPORTING, 10, 10)
     registry.registry_upload_import(upload_id=upload.pk)  # the redelivered message
     upload.refresh_from_db()
     assert (upload.status, upload.rows_done, upload.created_count) == (RegistryUpload.Status.DONE, 28, 28)

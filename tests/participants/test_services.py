@@ -71,7 +71,7 @@ def test_a_nomination_creates_the_person_and_records_who_did_it(batch, operator)
 
 def test_the_deadline_day_is_still_open_and_the_day_after_is_not_for_operators(batch, operator, staff):
     submit(operator, batch, data(1), today=DEADLINE)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Batas akhir pengusulan sudah lewat"):
         submit(operator, batch, data(2), today=AFTER_DEADLINE)
     submit(staff, batch, data(2), today=AFTER_DEADLINE)  # staff still can
     assert batch.nominations.count() == 2
@@ -83,7 +83,7 @@ def test_operators_nominate_only_for_their_own_kabupaten(batch, operator):
 
 
 def test_a_kabupaten_without_quota_is_refused(batch, staff):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Probolinggo tidak memiliki kuota pada angkatan ini") as excinfo:
         submit(staff, batch, data(kabupaten=region("35.13"), kecamatan=None), kabupaten=region("35.13"))
     assert keys(excinfo) == {"nik"}
 
@@ -92,16 +92,16 @@ def test_kabupaten_pillar_and_kecamatan_quotas_each_hold(batch, operator):
     QuotaAllocation.objects.create(batch=batch, kind="pillar", pillar_type=pillar("tksk"), seats=1)
     QuotaAllocation.objects.create(batch=batch, kind="kecamatan", region=region("35.12.02"), seats=1)
     submit(operator, batch, data(1, pillar_type=pillar("tksk")))
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Kuota TKSK") as excinfo:
         submit(operator, batch, data(2, pillar_type=pillar("tksk")))
     assert keys(excinfo) == {"pillar_type"}
     submit(operator, batch, data(3, kecamatan=region("35.12.02")))
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Kuota kecamatan Jatibanteng") as excinfo:
         submit(operator, batch, data(4, kecamatan=region("35.12.02")))
     assert keys(excinfo) == {"kecamatan"}
     for serial in range(5, 9):
         submit(operator, batch, data(serial))
-    with pytest.raises(ValidationError) as excinfo:  # Situbondo's 6 seats are taken
+    with pytest.raises(ValidationError, match="Kuota Kabupaten Situbondo") as excinfo:  # Situbondo's 6 seats are taken
         submit(operator, batch, data(9))
     assert "6" in excinfo.value.message_dict["nik"][0]
     assert batch.nominations.filter(status__in=Nomination.ACTIVE).count() == 6
@@ -109,7 +109,7 @@ def test_kabupaten_pillar_and_kecamatan_quotas_each_hold(batch, operator):
 
 def test_the_same_person_cannot_hold_two_seats(batch, operator):
     submit(operator, batch, data(1))
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="sudah diusulkan pada angkatan ini") as excinfo:
         submit(operator, batch, data(1))
     assert keys(excinfo) == {"nik"}
 
@@ -124,7 +124,7 @@ def test_someone_enrolled_in_an_overlapping_batch_is_refused(batch, operator, st
     )
     nomination, _warnings = submit(operator, other, data(1))
     services.nominations_decide(actor=staff, batch=other, nomination_ids=[nomination.pk], decision="accept")
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="pada tanggal yang bertabrakan") as excinfo:
         submit(operator, batch, data(1))
     assert other.name in excinfo.value.message_dict["nik"][0]
 
@@ -171,13 +171,13 @@ def test_withdraw_and_replace_keep_both_records(batch, operator):
     assert second.status == Nomination.Status.REPLACED and replacement.replaces == second
     assert batch.nominations.count() == 3
     assert batch.nominations.filter(status__in=Nomination.ACTIVE).count() == 1
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="tidak dapat ditarik"):
         services.nomination_withdraw(actor=operator, nomination=first, today=BEFORE_DEADLINE)
 
 
 def test_after_the_deadline_only_staff_withdraw(batch, operator, staff):
     nomination, _warnings = submit(operator, batch, data(1))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Batas akhir pengusulan sudah lewat"):
         services.nomination_withdraw(actor=operator, nomination=nomination, today=AFTER_DEADLINE)
     services.nomination_withdraw(actor=staff, nomination=nomination, today=AFTER_DEADLINE)
 
@@ -193,7 +193,7 @@ def test_accepting_enrols_with_distinct_unambiguous_codes(batch, operator, staff
 def test_reject_and_replacement_requests_need_a_reason(batch, operator, staff):
     nomination, _warnings = submit(operator, batch, data(1))
     for decision in ("reject", "replace"):
-        with pytest.raises(ValidationError) as excinfo:
+        with pytest.raises(ValidationError, match="Isi alasannya") as excinfo:
             services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision=decision)
         assert keys(excinfo) == {"reason"}
     services.nominations_decide(
@@ -206,7 +206,7 @@ def test_reject_and_replacement_requests_need_a_reason(batch, operator, staff):
 def test_the_assignment_letter_can_be_required_before_accepting(batch, operator, staff):
     Batch.objects.filter(pk=batch.pk).update(requires_assignment_letter=True)
     nomination, _warnings = submit(operator, batch, data(1))
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Surat tugas dari Kabupaten Situbondo belum ada") as excinfo:
         services.nominations_decide(actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="accept")
     assert "Situbondo" in excinfo.value.messages[0]
     AssignmentLetter.objects.create(
@@ -225,7 +225,7 @@ def test_decisions_are_all_or_nothing_and_only_on_pending(batch, operator, staff
     first, _warnings = submit(operator, batch, data(1))
     second, _warnings = submit(operator, batch, data(2))
     services.nominations_decide(actor=staff, batch=batch, nomination_ids=[first.pk], decision="accept")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Hanya usulan yang menunggu verifikasi"):
         services.nominations_decide(actor=staff, batch=batch, nomination_ids=[first.pk, second.pk], decision="accept")
     second.refresh_from_db()
     assert second.status == Nomination.Status.PENDING
@@ -241,7 +241,7 @@ def test_only_the_batch_staff_decide(batch, operator):
 
 def test_a_nominee_cannot_be_replaced_by_the_same_person(batch, operator):
     nomination, _warnings = submit(operator, batch, data(1))
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="tidak dapat diganti dengan orang yang sama") as excinfo:
         services.nomination_replace(actor=operator, nomination=nomination, data=data(1), today=BEFORE_DEADLINE)
     assert keys(excinfo) == {"nik"}
     nomination.refresh_from_db()
@@ -270,7 +270,7 @@ def test_an_operator_cannot_rewrite_another_kabupatens_registry_record(batch, op
 
 def test_with_kecamatan_quotas_the_kecamatan_is_required(batch, operator):
     QuotaAllocation.objects.create(batch=batch, kind="kecamatan", region=region("35.12.01"), seats=3)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="pilih kecamatannya") as excinfo:
         submit(operator, batch, data(1, kecamatan=None))
     assert keys(excinfo) == {"kecamatan"}
 
@@ -296,7 +296,7 @@ def test_a_person_pending_in_two_overlapping_batches_is_accepted_in_one_only(bat
     there, warnings = submit(operator, other, data(1))
     assert warnings  # the operator is told at once
     services.nominations_decide(actor=staff, batch=batch, nomination_ids=[here.pk], decision="accept")
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="pada tanggal yang bertabrakan") as excinfo:
         services.nominations_decide(actor=staff, batch=other, nomination_ids=[there.pk], decision="accept")
     assert batch.name in excinfo.value.messages[0]
 
@@ -315,7 +315,7 @@ def test_a_rejected_person_is_not_nominated_again_by_the_operator(batch, operato
 @pytest.mark.parametrize("year", [1885, 2085, date.today().year - 5])
 def test_an_implausible_birth_year_is_refused(batch, operator, year):
     born = date(year, 8, 17)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Usia peserta harus antara 15 dan 90 tahun") as excinfo:
         submit(operator, batch, data(1, birth_date=born, nik=f"351201{born:%d%m%y}0001"))
     assert keys(excinfo) == {"birth_date"}
 
@@ -325,7 +325,9 @@ def test_a_requested_replacement_can_be_answered_after_the_deadline(batch, opera
     services.nominations_decide(
         actor=staff, batch=batch, nomination_ids=[nomination.pk], decision="replace", reason="Bukan pilar PSM"
     )
-    with pytest.raises(ValidationError):  # a new nomination after the deadline: refused
+    with pytest.raises(
+        ValidationError, match="Batas akhir pengusulan sudah lewat"
+    ):  # a new nomination after the deadline: refused
         submit(operator, batch, data(2), today=AFTER_DEADLINE)
     replacement, _warnings = services.nomination_replace(
         actor=operator, nomination=nomination, data=data(3), today=AFTER_DEADLINE

@@ -121,7 +121,7 @@ def test_after_the_batch_staff_correct_with_a_reason_only(batch, staff):
     sess = session(batch, 8, 2)
     enrollment = enrol(batch, 1, staff)
     later = at(START + timedelta(days=3), 9)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="cantumkan alasan perbaikan") as excinfo:
         services.attendance_record(actor=staff, session=sess, enrollment=enrollment, status="sakit", now=later)
     assert "reason" in excinfo.value.message_dict
     services.attendance_record(
@@ -221,7 +221,7 @@ def test_expired_forged_and_out_of_time_tokens_are_refused(batch, staff):
     assert not services.checkin_token_valid(other, token, now)  # another session's
     early = at(START, 7, 0)
     assert not services.checkin_token_valid(sess, services.checkin_token(sess, early), early)  # not open yet
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Kode QR ini sudah kedaluwarsa") as excinfo:
         services.checkin_stamp(sess, token, now + timedelta(seconds=90))
     assert refusal(excinfo) == "expired"
     assert not Attendance.objects.exists()
@@ -249,7 +249,7 @@ def test_malformed_tokens_are_simply_invalid(batch, token):
     now = at(START, 8, 5)
     assert services.checkin_token_valid(sess, token, now) is False
     assert services.checkin_token_signature_valid(sess, token) is False
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Kode QR ini sudah kedaluwarsa") as excinfo:
         services.checkin_stamp(sess, token, now)
     assert refusal(excinfo) == "expired"
 
@@ -272,7 +272,7 @@ def test_a_stamp_gives_three_minutes_to_type_the_code(batch, staff, signing_cloc
     later = now + timedelta(seconds=services.CHECKIN_STAMP_SECONDS)
     services.attendance_checkin(session=sess, stamp=stamp, access_code=patient.access_code, now=later)
     signing_clock.advance(1)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Halaman presensi ini sudah kedaluwarsa") as excinfo:
         services.attendance_checkin(session=sess, stamp=stamp, access_code=slow.access_code, now=later)
     assert refusal(excinfo) == "expired"
     assert list(Attendance.objects.values_list("enrollment_id", flat=True)) == [patient.pk]
@@ -292,7 +292,7 @@ def test_a_stamp_is_for_its_own_session_and_cannot_be_forged(batch, staff):
         "",
         None,
     ):
-        with pytest.raises(ValidationError) as excinfo:
+        with pytest.raises(ValidationError, match="Halaman presensi ini sudah kedaluwarsa") as excinfo:
             services.attendance_checkin(session=sess, stamp=forged, access_code=enrollment.access_code, now=now)
         assert refusal(excinfo) == "expired"
     assert value == str(sess.pk) and not Attendance.objects.exists()
@@ -304,7 +304,7 @@ def test_check_in_closes_at_the_end_of_the_session(batch, staff):
     end = at(START, 9, 30)
     stamp = services.checkin_stamp(sess, services.checkin_token(sess, end), end)
     assert services.attendance_checkin(session=sess, stamp=stamp, access_code=on_time.access_code, now=end)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match="Presensi untuk sesi ini sudah ditutup") as excinfo:
         services.attendance_checkin(
             session=sess, stamp=stamp, access_code=too_late.access_code, now=end + timedelta(seconds=1)
         )
@@ -358,19 +358,23 @@ def test_a_malformed_code_is_refused_without_looking_it_up(batch, staff, garble)
 # ------------------------------------------------------------------------------------------ notes, reasons
 
 
+TOO_LONG = "terlalu panjang"
+UNPRINTABLE = "berisi karakter yang tidak dapat disimpan"
+
+
 @pytest.mark.parametrize(
-    ("field", "kwargs"),
+    ("field", "kwargs", "rule"),
     [
-        ("note", {"note": "x" * 201}),
-        ("note", {"note": "acara\x00keluarga"}),
-        ("reason", {"reason": "y" * 301}),
-        ("reason", {"reason": "surat\x00dokter"}),
+        ("note", {"note": "x" * 201}, TOO_LONG),
+        ("note", {"note": "acara\x00keluarga"}, UNPRINTABLE),
+        ("reason", {"reason": "y" * 301}, TOO_LONG),
+        ("reason", {"reason": "surat\x00dokter"}, UNPRINTABLE),
     ],
 )
-def test_an_overlong_or_binary_note_or_reason_is_refused(batch, staff, field, kwargs):
+def test_an_overlong_or_binary_note_or_reason_is_refused(batch, staff, field, kwargs, rule):
     sess = session(batch, 8, 2)
     enrollment = enrol(batch, 1, staff)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValidationError, match=rule) as excinfo:
         mark(staff, sess, enrollment, "izin", **kwargs)
     assert list(excinfo.value.message_dict) == [field]
     assert not Attendance.objects.exists()
@@ -451,7 +455,7 @@ def test_an_enrolment_with_attendance_cannot_be_withdrawn_or_replaced(batch, sta
         pillar_type=pillar("psm"),
         kecamatan=region("35.12.01"),
     )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="sudah memiliki catatan kehadiran"):
         participant_services.nomination_replace(
             actor=staff, nomination=attended.nomination, data=replacement, today=START
         )

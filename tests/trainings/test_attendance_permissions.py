@@ -10,7 +10,6 @@ a view does not take is 405 once logged in."""
 from datetime import date, time, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from tests.factories import (
@@ -48,7 +47,6 @@ def world(monkeypatch):
     """A running batch of the UPT giving Situbondo a quota, on 13–15 October 2025 (the clock: the 13th at
     08.05), with a session taught by `facilitator` and another by `idle_facilitator`, two participants from
     Situbondo, and one user of every role."""
-    cache.clear()
     Clock(monkeypatch)
     upt, other = OrganiserFactory(code="UPT-PTKS"), OrganiserFactory(code="DINSOS-SBY")
     staff = StaffFactory(organiser=upt)

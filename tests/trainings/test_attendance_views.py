@@ -8,7 +8,6 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core import signing
-from django.core.cache import cache
 from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -89,15 +88,13 @@ def clock(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle(monkeypatch):
-    """The throttle counts in the cache, by windows of the wall clock: start empty, in one fixed window."""
-    cache.clear()
+def _fixed_throttle_window(monkeypatch):
+    """The throttle counts by windows of the wall clock: count in one fixed window, so that a test never sees a
+    new window begin halfway. Its counters are its own (tests/conftest.py), whichever address it uses."""
     import django_ratelimit.core
 
     fixed = datetime(2025, 10, 13, 1, 0, 10).timestamp()
     monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: fixed))
-    yield
-    cache.clear()
 
 
 @pytest.fixture
