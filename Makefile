@@ -21,7 +21,8 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Sinergi needs Python 3.11 or newer as '$(PYTHON)' (try: make PYTHON=python3.12)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@# A venv that failed half-way (no ensurepip) has bin/python but no pip: remove it, or the next run skips this.
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
@@ -29,11 +30,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# PYTHON: the script adds the venv package when it is Debian's own Python that makes .venv.
 system-packages-run:
-	@scripts/system-packages run
+	@PYTHON=$(PYTHON) scripts/system-packages run
 
 system-packages-test:
-	@scripts/system-packages test
+	@PYTHON=$(PYTHON) scripts/system-packages test
 
 # ------------------------------------------------------------------------------------------ daily
 
