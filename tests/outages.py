@@ -1,6 +1,5 @@
-"""Real outages for the fault tests: a cache (Redis), a broker or a database pointed where nothing answers, or at
-a server that takes the connection and then never replies. Nothing is mocked: the application's own clients try to
-connect and fail as they would in production."""
+"""Real outages for the fault tests: a cache (Redis) and a database pointed where nothing answers. Nothing is
+mocked: the application's own clients try to connect and fail as they would in production."""
 
 import contextlib
 import os
