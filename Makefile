@@ -21,7 +21,8 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Sinergi needs Python 3.11 or newer as '$(PYTHON)' (try: make PYTHON=python3.12)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@# A venv that failed half-way (no ensurepip) has bin/python but no pip: remove it, or the next run skips this.
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
@@ -29,17 +30,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# PYTHON: the script adds the venv package when it is Debian's own Python that makes .venv.
 system-packages-run:
-	@scripts/system-packages run
+	@PYTHON=$(PYTHON) scripts/system-packages run
 
 system-packages-test:
-	@scripts/system-packages test
+	@PYTHON=$(PYTHON) scripts/system-packages test
 
 # ------------------------------------------------------------------------------------------ daily
 
 # The demo: SQLite under var/, demo accounts from seed_demo (see README.md), the development server and a Celery
 # worker (with beat) on the folder broker under var/, started and stopped together by honcho (Procfile.dev):
-# Ctrl-C stops both. SITE_URL, printed in the certificates' QR codes, follows PORT unless set.
+# Ctrl-C, closing the terminal (SIGHUP) or SIGTERM stops both. SITE_URL, printed in the certificates' QR codes,
+# follows PORT unless set.
 run: export DEBUG := 1
 run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: export WORKER_CONCURRENCY := $(WORKER_CONCURRENCY)
@@ -49,7 +52,17 @@ run: system-packages-run install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
 	@# The environment is make's own: --env /dev/null keeps a production .env (for docker compose) out of the demo.
-	exec $(BIN)/honcho --env /dev/null start --procfile Procfile.dev --port $(PORT)
+	@# honcho starts the processes in sessions of their own and does not handle SIGHUP: a closed terminal would
+	@# end honcho alone and leave them running. So honcho ignores SIGHUP, and this shell turns HUP, INT and TERM
+	@# into one SIGTERM to honcho, which stops both and exits; the status is then 128 + the signal's number.
+	@# honcho's output goes through cat, and to nowhere once the terminal is gone: writing to a closed terminal
+	@# would make honcho fail half-way through stopping them.
+	@( trap '' HUP; exec $(BIN)/honcho --env /dev/null start --procfile Procfile.dev --port $(PORT) ) \
+		> >(trap '' HUP INT TERM; cat; exec cat >/dev/null) 2>&1 & honcho=$$!; \
+	stop() { signal=$$1; kill -TERM $$honcho 2>/dev/null; }; \
+	trap 'stop 129' HUP; trap 'stop 130' INT; trap 'stop 143' TERM; \
+	while wait $$honcho; status=$$?; kill -0 $$honcho 2>/dev/null; do :; done; \
+	exit $${signal:-$$status}
 
 # Uses PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, SQLite and in-process tasks otherwise.
 test: system-packages-test install

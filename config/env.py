@@ -60,7 +60,10 @@ def _site_url_problem(value: str) -> str:
         return "it is empty"
     if any(character.isspace() for character in value):
         return "it contains a space"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed IPv6 bracket: `http://[::1`
+        return "the host is not a valid address (an IPv6 address goes in [ ])"
     if parts.scheme not in {"http", "https"}:
         return "the scheme must be http:// or https://"
     if not parts.hostname:

@@ -143,6 +143,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # must be longer than the longest task (CELERY_TASK_TIME_LIMIT).
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A request that starts a job waits for the broker. A Redis that hangs (takes the connection, never answers) must
+# fail within seconds, as one that refuses does, so the job is marked failed with the queue's message instead of
+# the request being killed by gunicorn and the job left queued: short socket timeouts (kombu's default is to wait
+# for ever; only the Redis transport reads them) and a short publish retry (3 tries, under a second of pauses).
+CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # One folder is both ends of every queue; read messages are deleted. The worker looks for new ones every
     # 0.2 s (kombu's default of 1 s would add up to a second to each step of a job).

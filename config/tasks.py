@@ -1,7 +1,8 @@
 """What every background job's tasks share: late acknowledgement (a worker lost mid-task leaves its message to
 another one), retries with backoff for transient errors (the database or the broker out of reach), and, when a
 task gives up, the failure recorded on the row that tracks its job, so that its page can say why. Also how a
-job is queued: on commit, and with one message for the staff when the queue (Redis) cannot be reached."""
+job is queued: on commit, and with one message for the staff when the queue (Redis, or the broker folder) cannot
+take it."""
 
 import logging
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# What sending a message raises when the queue cannot take it: kombu's error once its retries are spent (Redis
+# refused, or timed out), Redis's own errors, and OSError (the folder broker's folder cannot be written).
+QUEUE_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class TrackedTask(Task):
@@ -52,14 +56,15 @@ QUEUE_UNREACHABLE = _(
 
 
 def enqueue_on_commit(task, record_id: int, *, on_unreachable: Callable[[int, str], None]) -> None:
-    """Send `task(record_id)` once the transaction commits. A broker that cannot be reached does not break the
-    request: `on_unreachable(record_id, message)` records the failure on the job's row, with the message in the
+    """Send `task(record_id)` once the transaction commits. A broker that cannot be reached, hangs (its timeouts
+    in config/settings.py end the wait within seconds) or cannot be written does not break the request:
+    `on_unreachable(record_id, message)` records the failure on the job's row, with the message in the
     interface's default language."""
 
     def send():
         try:
             task.delay(record_id)
-        except BrokerError as exc:
+        except QUEUE_ERRORS as exc:
             logger.error("%s %s could not be queued: %s", task.name, record_id, type(exc).__name__)
             with translation.override(settings.LANGUAGE_CODE):
                 on_unreachable(record_id, str(QUEUE_UNREACHABLE))

@@ -1,7 +1,7 @@
 """How long uploaded spreadsheets that nobody confirmed are kept: nomination spreadsheets checked but never
-confirmed (or discarded), and registry uploads never confirmed for import. They hold personal data of people who
-were never nominated or registered, so after UPLOAD_RETENTION_HOURS the upload is deleted, its file with it.
-Confirmed uploads are records of what was imported and stay."""
+confirmed, or discarded, and registry uploads never confirmed for import. They hold personal data of people who
+were never nominated or registered (a discarded upload's report too), so after UPLOAD_RETENTION_HOURS the upload
+is deleted, its file with it. Confirmed uploads are records of what was imported and stay."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,10 +28,13 @@ class ExpiredUploads:
 
 
 def unconfirmed_uploads(*, now: datetime | None = None):
-    """The uploads nobody confirmed that are older than UPLOAD_RETENTION_HOURS: (nomination uploads, registry
-    uploads). A registry upload counts as confirmed once its import was asked for, whatever became of it."""
+    """The uploads nobody confirmed that are older than UPLOAD_RETENTION_HOURS: (nomination uploads checked but
+    not confirmed or discarded, registry uploads). A registry upload counts as confirmed once its import was asked
+    for, whatever became of it."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.UPLOAD_RETENTION_HOURS)
-    nominations = NominationUpload.objects.filter(status=NominationUpload.Status.CHECKED, created_at__lt=cutoff)
+    nominations = NominationUpload.objects.filter(
+        status__in=[NominationUpload.Status.CHECKED, NominationUpload.Status.DISCARDED], created_at__lt=cutoff
+    )
     # has_key, not confirmed=True: a missing key compares as NULL, which exclude() would not count as unconfirmed.
     registry = RegistryUpload.objects.filter(created_at__lt=cutoff).exclude(
         Q(report__has_key="confirmed") | Q(status__in=[RegistryUpload.Status.IMPORTING, RegistryUpload.Status.DONE])

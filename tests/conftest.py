@@ -20,7 +20,8 @@ from config.env import env_bool, env_str
 # The flag lifts that check for the test process only; the application never sets it.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium by default; elsewhere (Ubuntu has no chromium deb) CHROMIUM_PATH names another executable.
+CHROMIUM = env_str("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -207,7 +208,9 @@ def _private_media_root(settings, tmp_path):
 @pytest.fixture(scope="session")
 def _chromium(django_db_setup):
     if not os.path.exists(CHROMIUM):
-        _unavailable(f"end-to-end tests need Debian's chromium at {CHROMIUM} (scripts/system-packages test)")
+        _unavailable(
+            f"end-to-end tests need Chromium at {CHROMIUM} (scripts/system-packages test, or set CHROMIUM_PATH)"
+        )
     from django.db import connections
     from playwright.sync_api import sync_playwright
 

@@ -5,16 +5,29 @@ they would in production."""
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
 
 from django.db import connections
 from django.test import override_settings
 
 
 def closed_port() -> int:
-    """A local port where nothing listens (the system just handed it out and it was closed again)."""
+    """A local port where nothing listens (the system just handed it out and it was closed again): connecting to
+    it is refused at once, and a server started for a test can bind it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def hung_server() -> Iterator[int]:
+    """A local port whose server is hung: the system completes every connection (the listen backlog), but nothing
+    is ever read or answered, like a Redis that froze or a half-open connection behind a firewall. Yields the port;
+    the connections are dropped when the block ends."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield server.getsockname()[1]
 
 
 def cache_down():

@@ -80,6 +80,7 @@ def test_in_development_site_url_defaults_to_the_local_server(tmp_path):
         ("https://sinergi.example.org:80a", "the port is not a number"),
         ("https://admin:secret@sinergi.example.org", "must not contain a user name or password"),
         ("https://sinergi example.org", "it contains a space"),
+        ("http://[::1", "the host is not a valid address"),
     ],
 )
 def test_a_malformed_site_url_is_refused(tmp_path, value, reason):

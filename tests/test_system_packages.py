@@ -97,10 +97,81 @@ def test_as_a_user_it_installs_through_sudo(machine):
     assert result.returncode == 0, result.stderr
     calls = machine.log.read_text().splitlines()
     assert calls[0] == "sudo -n true"
-    assert calls[-1] == (
+    assert calls[-2:] == [
         "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-        "poppler-utils zbar-tools chromium libatomic1 gettext"
+        "poppler-utils zbar-tools libatomic1 gettext",
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium",
+    ]
+
+
+NO_CHROMIUM = (
+    "chromium is not available from apt here: the browser tests will be skipped; install Chromium and set "
+    "CHROMIUM_PATH to its executable (default /usr/bin/chromium)"
+)
+
+
+def test_where_apt_has_no_chromium_it_says_so_in_one_line_and_goes_on(machine):
+    """Ubuntu has no chromium deb (a snap stands in its place): `make test` must still run, without browser."""
+    machine("dpkg-query", installed(*RUN_PACKAGES))
+    machine("id", "echo 0")
+    machine(
+        "apt-get",
+        f'echo "apt-get $*" >> {machine.log}\n'
+        'case "$*" in *chromium*) echo "E: Package \'chromium\' has no installation candidate" >&2; exit 100;; esac',
     )
+
+    result = machine.run("test")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == NO_CHROMIUM
+    assert "has no installation candidate" not in result.stderr
+    assert machine.log.read_text().splitlines()[1] == (
+        "apt-get install -y -qq --no-install-recommends poppler-utils zbar-tools libatomic1 gettext"
+    )
+
+
+def test_without_apt_get_a_missing_chromium_alone_is_one_line_not_a_stop(machine):
+    machine("dpkg-query", installed(*RUN_PACKAGES, "poppler-utils", "zbar-tools", "libatomic1", "gettext"))
+    machine("id", "echo 1000")
+
+    result = machine.run("test")
+
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        NO_CHROMIUM.replace("is not available from apt here", "is not installed and there is no apt-get here")
+    ]
+
+
+def python3(prefix: str, minor: int = 11) -> str:
+    """A python3 stand-in answering the script's question as a Python installed under `prefix` would."""
+    return f'[ "{prefix}" = /usr ] && echo "python3.{minor}-venv"; exit 0'
+
+
+def test_debians_own_python_gets_its_venv_package_so_make_run_can_make_the_venv(machine):
+    """Without python3.X-venv, `python3 -m venv .venv` fails half-way (no ensurepip)."""
+    machine("dpkg-query", installed(*RUN_PACKAGES))
+    machine("id", "echo 0")
+    machine("python3", python3("/usr", minor=12))
+    machine("apt-get", f'echo "apt-get $*" >> {machine.log}')
+
+    result = machine.run("run")
+
+    assert result.returncode == 0, result.stderr
+    assert machine.log.read_text().splitlines()[-1] == (
+        "apt-get install -y -qq --no-install-recommends python3.12-venv"
+    )
+
+
+def test_a_python_not_from_debian_brings_its_own_ensurepip(machine):
+    machine("dpkg-query", installed(*RUN_PACKAGES))
+    machine("id", "echo 0")
+    machine("python3", python3("/usr/local"))
+    machine("apt-get", f'echo "apt-get $*" >> {machine.log}')
+
+    result = machine.run("run")
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert not machine.log.exists()
 
 
 def test_when_apt_get_fails_it_stops_with_one_line(machine):

@@ -72,11 +72,17 @@ def registry_upload(staff, status=RegistryUpload.Status.CHECKED, *, confirmed=Fa
 
 @pytest.fixture
 def uploads(staff):
-    """Two expired unconfirmed uploads, and four that stay: young, confirmed, or an import asked for."""
+    """Three expired unconfirmed uploads (a discarded one among them), and five that stay: young, confirmed, or an
+    import asked for."""
     return {
-        "expired": [nomination_upload(staff), registry_upload(staff)],
+        "expired": [
+            nomination_upload(staff),
+            nomination_upload(staff, NominationUpload.Status.DISCARDED),
+            registry_upload(staff),
+        ],
         "kept": [
             nomination_upload(staff, age=timedelta(hours=1)),
+            nomination_upload(staff, NominationUpload.Status.DISCARDED, age=timedelta(hours=1)),
             nomination_upload(staff, NominationUpload.Status.CONFIRMED),
             registry_upload(staff, age=timedelta(hours=1)),
             registry_upload(staff, RegistryUpload.Status.FAILED, confirmed=True),
@@ -91,7 +97,7 @@ def exists(upload) -> bool:
 def test_unconfirmed_uploads_past_their_retention_are_deleted_with_their_files(uploads, settings):
     result = unconfirmed_uploads_delete()
 
-    assert result.count == 2
+    assert result.count == 3
     for upload in uploads["expired"]:
         assert not exists(upload)
         assert not default_storage.exists(upload.file.name)
@@ -104,7 +110,7 @@ def test_the_retention_is_the_configured_number_of_hours(uploads, settings):
     settings.UPLOAD_RETENTION_HOURS = 200
     assert unconfirmed_uploads_delete().count == 0
     settings.UPLOAD_RETENTION_HOURS = 72
-    assert unconfirmed_uploads_delete().count == 2
+    assert unconfirmed_uploads_delete().count == 3
 
 
 def test_files_no_row_points_to_are_deleted_once_past_the_grace_period(
@@ -134,14 +140,14 @@ def test_a_dry_run_lists_everything_and_changes_nothing(uploads, settings):
 
     report = cleanup.media_cleanup(dry_run=True)
 
-    assert report.uploads.count == 2
+    assert report.uploads.count == 3
     assert report.orphans.files == [orphan]
     assert media_files(settings) == before
     assert (NominationUpload.objects.count(), RegistryUpload.objects.count()) == rows
 
     report = cleanup.media_cleanup()
-    assert (report.uploads.count, report.orphans.files) == (2, [orphan])
-    assert len(media_files(settings)) == len(before) - 3
+    assert (report.uploads.count, report.orphans.files) == (3, [orphan])
+    assert len(media_files(settings)) == len(before) - 4
 
 
 def test_the_command_with_dry_run_reports_and_without_it_deletes(uploads, settings):
@@ -150,13 +156,13 @@ def test_the_command_with_dry_run_reports_and_without_it_deletes(uploads, settin
 
     out = StringIO()
     call_command("cleanup_media", "--dry-run", stdout=out)
-    assert "Would delete 2 unconfirmed uploads older than 72 h" in out.getvalue()
+    assert "Would delete 3 unconfirmed uploads older than 72 h" in out.getvalue()
     assert f"  {orphan}" in out.getvalue()
     assert media_files(settings) == before
 
     out = StringIO()
     call_command("cleanup_media", stdout=out)
-    assert "Deleted 2 unconfirmed uploads" in out.getvalue()
+    assert "Deleted 3 unconfirmed uploads" in out.getvalue()
     assert "Deleted 1 files no row points to" in out.getvalue()
     assert orphan not in media_files(settings)
 
@@ -166,7 +172,7 @@ def test_celery_beat_runs_the_clean_up_daily(uploads, settings):
     assert entry["task"] == "certificates.tasks.media_cleanup"
     assert (entry["schedule"].hour, entry["schedule"].minute) == ({2}, {30})
     result = app.tasks[entry["task"]].delay()  # in-process here, as without a broker
-    assert result.get() == {"uploads": 2, "orphans": 0}
+    assert result.get() == {"uploads": 3, "orphans": 0}
     assert not any(exists(upload) for upload in uploads["expired"])
 
 

@@ -5,7 +5,6 @@ log is part of the failure message."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +12,11 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
+from tests.outages import closed_port as free_port  # a port nothing listens on yet, for a server to bind
+
 from .celery_worker import wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+__all__ = ["WebServer", "free_port"]
 
 
 class WebServer:
