@@ -21,6 +21,7 @@ from psycopg2 import sql
 from participants import services as participant_services
 from participants.models import Enrollment, Nomination, Person
 from tests.factories import BatchFactory, ModuleFactory, StaffFactory, pillar, region
+from tests.trainings.test_attendance_views import enrol
 from trainings import services
 from trainings.models import Attendance, AttendanceChange, Batch, QuotaAllocation, Session
 
@@ -50,24 +51,8 @@ def world():
         module=ModuleFactory(program=batch.program, jp=2),
         jp=2,
     )
-    person = Person.objects.create(
-        nik="3512011708850001",
-        full_name="Peserta Lama",
-        gender="L",
-        birth_place="Situbondo",
-        birth_date=date(1985, 8, 17),
-        kabupaten=region("35.12"),
-        pillar_type=pillar("psm"),
-    )
-    nomination = Nomination.objects.create(
-        batch=batch,
-        person=person,
-        kabupaten=region("35.12"),
-        pillar_type=pillar("psm"),
-        status=Nomination.Status.ACCEPTED,
-        nominated_by=staff,
-    )
-    enrollment = Enrollment.objects.create(batch=batch, person=person, nomination=nomination)
+    enrollment = enrol(batch, 1, by=staff, name="Peserta Lama")
+    nomination = enrollment.nomination
     return {"staff": staff, "session": session, "nomination": nomination, "enrollment": enrollment}
 
 
