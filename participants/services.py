@@ -319,11 +319,7 @@ class QuotaState:
         return None
 
     def kabupaten_may_nominate(self, kabupaten: Region) -> bool:
-        kabupaten_allocations = [a for a in self.allocations if a.kind == QuotaAllocation.Kind.KABUPATEN]
-        if kabupaten_allocations:
-            return any(a.region_id == kabupaten.pk for a in kabupaten_allocations)
-        kecamatan_allocations = [a for a in self.allocations if a.kind == QuotaAllocation.Kind.KECAMATAN]
-        return not kecamatan_allocations or any(a.region.parent_id == kabupaten.pk for a in kecamatan_allocations)
+        return QuotaAllocation.open_to_kabupaten(self.allocations, kabupaten.pk)
 
     def problem(
         self, *, kabupaten: Region, kecamatan: Region | None, pillar_type: PillarType

@@ -234,6 +234,18 @@ class QuotaAllocation(models.Model):
     def target(self):
         return self.pillar_type if self.kind == self.Kind.PILLAR else self.region
 
+    @classmethod
+    def open_to_kabupaten(cls, allocations, kabupaten_id) -> bool:
+        """The one rule of which kabupaten/kota may send participants to a batch, over the batch's allocations
+        (loaded with their regions): one with a seat of its own, or any when the batch has no kabupaten quota
+        and no kecamatan quota, or one of whose kecamatan has a seat when there are only kecamatan quotas.
+        trainings.selectors.batches_visible_to asks the same of the database, for lists of batches."""
+        kabupaten = [a for a in allocations if a.kind == cls.Kind.KABUPATEN]
+        if kabupaten:
+            return any(a.region_id == kabupaten_id for a in kabupaten)
+        kecamatan = [a for a in allocations if a.kind == cls.Kind.KECAMATAN]
+        return not kecamatan or any(a.region.parent_id == kabupaten_id for a in kecamatan)
+
 
 class Session(models.Model):
     """One slot of a batch's timetable: a materi or a ceremony, taught by one or more facilitators."""

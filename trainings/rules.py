@@ -28,16 +28,10 @@ def is_batch_open_for_changes(user, batch) -> bool:
 
 @rules.predicate
 def is_batch_operator(user, batch) -> bool:
-    """An operator sees a non-draft batch that gives their kabupaten (or one of its kecamatan) a quota, or
-    that has no regional quota at all and so is open to every kabupaten. Mirrors batches_visible_to()."""
+    """An operator sees a non-draft batch open to their kabupaten (QuotaAllocation.open_to_kabupaten)."""
     if batch is None or not user.is_operator or batch.status == batch.Status.DRAFT:
         return False
-    allocations = batch.allocations.select_related("region")
-    kabupaten = [a for a in allocations if a.kind == QuotaAllocation.Kind.KABUPATEN]
-    if kabupaten:
-        return any(a.region_id == user.kabupaten_id for a in kabupaten)
-    kecamatan = [a for a in allocations if a.kind == QuotaAllocation.Kind.KECAMATAN]
-    return not kecamatan or any(a.region.parent_id == user.kabupaten_id for a in kecamatan)
+    return QuotaAllocation.open_to_kabupaten(batch.allocations.select_related("region"), user.kabupaten_id)
 
 
 @rules.predicate

@@ -19,8 +19,9 @@ def batches_visible_to(user) -> QuerySet[Batch]:
     if user.is_organiser_staff:
         return batches.filter(organiser_id=user.organiser_id)
     if user.is_operator:
-        # Their kabupaten has a quota, or the batch has no regional quota at all (open to every kabupaten),
-        # or only kecamatan quotas of which one lies in their kabupaten.
+        # QuotaAllocation.open_to_kabupaten, asked of the database: their kabupaten has a quota, or the batch
+        # has no regional quota at all (open to every kabupaten), or only kecamatan quotas of which one lies in
+        # their kabupaten.
         regional = QuotaAllocation.objects.filter(
             batch=OuterRef("pk"), kind__in=[QuotaAllocation.Kind.KABUPATEN, QuotaAllocation.Kind.KECAMATAN]
         )
