@@ -20,6 +20,7 @@ from certificates.models import Certificate, CertificateCounter, DocumentJob
 from tests.certificates.test_services import finished_batch
 
 from .celery_worker import broker_idle, wait_until
+from .pg_locks import waiting_for_a_lock
 
 # The worker is another process: it sees only committed data. Serialized rollback restores the reference data
 # (regions, pillar types) that flushing the tables after each test removes.
@@ -167,14 +168,6 @@ def table_locked(table: str):
     finally:
         holder.rollback()
         holder.close()
-
-
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_two_jobs_of_one_organiser_at_once_share_one_gap_free_sequence(start_worker, staff, no_rendering_here):

@@ -5,7 +5,6 @@ person known. Both succeed, the person exists once, nothing is lost, and no uniq
 user as a 500."""
 
 import threading
-import time as clock
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -24,6 +23,8 @@ from tests.participants.test_imports import row, upload_file, xlsx
 from tests.participants.test_registry import person_row
 from tests.participants.test_registry import xlsx as registry_xlsx
 from trainings.models import Batch, QuotaAllocation
+
+from .pg_locks import wait_until, waiting_for_a_lock
 
 # Real transactions, so the threads' connections see each other's commits; the reference data that a
 # transactional test flushes is restored afterwards.
@@ -74,21 +75,6 @@ def table_locked(model, mode: str):
     finally:
         holder.rollback()
         holder.close()
-
-
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def wait_until(condition, what: str, timeout: float = 30) -> None:
-    deadline = clock.monotonic() + timeout
-    while not condition():
-        assert clock.monotonic() < deadline, f"timed out waiting for {what}"
-        clock.sleep(0.05)
 
 
 def in_threads(calls) -> tuple[list, list]:

@@ -5,7 +5,6 @@ records attendance and the replacement is refused, as an enrolment with attendan
 never attendance pointing at a removed enrolment."""
 
 import threading
-import time as clock
 from contextlib import contextmanager
 from datetime import date, time
 
@@ -24,6 +23,8 @@ from tests.factories import BatchFactory, ModuleFactory, StaffFactory, pillar, r
 from tests.trainings.test_attendance_views import enrol
 from trainings import services
 from trainings.models import Attendance, AttendanceChange, Batch, QuotaAllocation, Session
+
+from .pg_locks import wait_until, waiting_for_a_lock
 
 # Real transactions, so the threads' connections see each other's commits; the reference data that a
 # transactional test flushes is restored afterwards.
@@ -126,21 +127,6 @@ def session_row(session):
 def history_table():
     """Whoever records attendance waits here after writing the record itself, before its history line."""
     return (sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(AttendanceChange._meta.db_table)),)
-
-
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def wait_until(condition, what: str, timeout: float = 30) -> None:
-    deadline = clock.monotonic() + timeout
-    while not condition():
-        assert clock.monotonic() < deadline, f"timed out waiting for {what}"
-        clock.sleep(0.05)
 
 
 def finished(outcome) -> dict:
